@@ -1,0 +1,71 @@
+"""An ``EpochBatchIterator`` whose epochs are batch plans.
+
+One epoch is the stretch of training between two re-indexings: at the start of epoch ``e``
+the iterator asks the task for the plan of ``e`` (the task re-indexes with the current model)
+and expands it into exactly ``updates(e) * update_freq * world_size`` batches, which fairseq
+then shards across ranks as usual.
+
+The plan of the current epoch is part of :meth:`state_dict`, which fairseq stores in every
+checkpoint (``extra_state["train_iterator"]``): a run resumed mid-epoch continues the very same
+plan instead of re-indexing with a model that has moved on.
+"""
+
+import logging
+from typing import Callable
+
+import torch
+from fairseq.data import iterators
+
+from .batch_plan import BatchPlan
+
+logger = logging.getLogger(__name__)
+
+
+class PlanEpochBatchIterator(iterators.EpochBatchIterator):
+    def __init__(
+        self,
+        dataset,
+        plan_for_epoch: Callable[[int], BatchPlan],
+        batches_in_epoch: Callable[[int], int],
+        **kwargs,
+    ):
+        self.plan_for_epoch = plan_for_epoch
+        self.batches_in_epoch = batches_in_epoch
+        self.plan = None
+        self.plan_epoch = None
+        super().__init__(dataset, dataset.collater, batch_sampler=self._epoch_batches, **kwargs)
+
+    def _epoch_batches(self, dataset, epoch):
+        if self.plan_epoch != epoch:
+            self.plan = self.plan_for_epoch(epoch)
+            self.plan_epoch = epoch
+        return self.plan.epoch_batches(
+            dataset.num_documents, self.batches_in_epoch(epoch), seed=self.seed + epoch
+        )
+
+    @property
+    def first_batch(self):
+        """fairseq collates this for its dummy steps *before* a checkpoint's iterator state is
+        loaded; a fixed two-document cluster avoids building (re-indexing) a plan just for it."""
+        return self.dataset.cluster_batch(evidence=[0, 1], targets=[1])
+
+    def state_dict(self):
+        state = super().state_dict()
+        if state["iterations_in_epoch"] > 0:
+            state["plan_epoch"] = self.plan_epoch
+            state["plan"] = {
+                k: torch.as_tensor(v) for k, v in self.plan.state_dict().items()
+            }
+        return state
+
+    def load_state_dict(self, state_dict):
+        if "plan" in state_dict:
+            plan = {k: v.numpy() for k, v in state_dict["plan"].items()}
+            self.plan = BatchPlan.from_state_dict(plan)
+            self.plan_epoch = state_dict["plan_epoch"]
+            logger.info(
+                f"resuming epoch {self.plan_epoch} on its saved batch plan "
+                f"(generation {self.plan.generation}, {len(self.plan)} clusters, "
+                f"fingerprint {self.plan.fingerprint()[:12]})"
+            )
+        super().load_state_dict(state_dict)

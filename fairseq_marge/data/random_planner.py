@@ -1,0 +1,55 @@
+"""A plan without retrieval: random clusters of documents of the same shard.
+
+Used for validation (a fixed, seeded plan) and with ``--planner random`` as the ablation of
+retrieval.  Every document of a cluster is evidence, and those that may be targets are also
+targets; f(x, x) = -inf keeps a target from reading itself.
+"""
+
+import logging
+
+import numpy as np
+
+from .batch_plan import BatchPlan, Cluster
+
+logger = logging.getLogger(__name__)
+
+
+def cluster_cost(evidence_sizes: np.ndarray, target_sizes: np.ndarray) -> int:
+    """Tokens a cluster puts through the model: evidence gets BOS, targets a language token."""
+    return int(np.sum(evidence_sizes + 1) + np.sum(target_sizes + 1))
+
+
+def random_plan(dataset, max_tokens: int, seed: int, generation: int = 0) -> BatchPlan:
+    """Shuffle each shard and cut it into clusters of at most ``max_tokens`` tokens."""
+    rng = np.random.default_rng(seed)
+    meta = dataset.metadata
+    sizes = dataset.doc_sizes
+    # a document costs its encoding plus, if it may be a target, its reconstruction
+    cost = (sizes + 1) + np.where(meta["may_be_target"], sizes + 1, 0)
+    order = np.argsort(np.asarray(meta["shard"]), kind="stable")
+    shards, starts = np.unique(np.asarray(meta["shard"])[order], return_index=True)
+    clusters, skipped_docs = [], 0
+    for docs in np.split(order, starts[1:]):
+        docs = rng.permutation(docs)
+        cuts = _cut_by_budget(cost[docs], max_tokens)
+        for part in np.split(docs, cuts):
+            targets = part[meta["may_be_target"][part]]
+            if len(part) < 2 or len(targets) == 0:
+                skipped_docs += len(part)  # a lone document has no evidence but itself
+                continue
+            clusters.append(Cluster(evidence=np.sort(part), targets=np.sort(targets)))
+    if skipped_docs:
+        logger.info(f"random plan: {skipped_docs} documents left out (clusters of one document "
+                    "or without a possible target)")
+    return BatchPlan(clusters=clusters, generation=generation)
+
+
+def _cut_by_budget(costs: np.ndarray, budget: int) -> np.ndarray:
+    """Start a new cluster whenever the running cost would pass ``budget``."""
+    cuts, total = [], 0
+    for i, c in enumerate(costs):
+        if total and total + c > budget:
+            cuts.append(i)
+            total = 0
+        total += c
+    return np.array(cuts, dtype=np.int64)

@@ -1,0 +1,199 @@
+"""The ``marge`` task: pre-training on retrieval-built clusters, and zero-shot generation.
+
+Training data is a directory of binarized documents with per-document metadata (README, "Data
+format").  Each epoch of training is one *batch plan*: ``--reindex-interval`` updates between
+two re-indexings.  Generation reads fairseq's usual ``{split}.{src}-{tgt}.{lang}`` pairs and
+forces the target-language token as the decoder's first input.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from fairseq import utils
+from fairseq.data import Dictionary, LanguagePairDataset, PrependTokenDataset, data_utils, iterators
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.tasks import FairseqTask, register_task
+from omegaconf import II
+
+from ..data.batch_plan import BatchPlan
+from ..data.document_dataset import MargeDocumentDataset
+from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
+from ..data.plan_iterator import PlanEpochBatchIterator
+from ..data.random_planner import random_plan
+from .reindex_schedule import ReindexSchedule
+
+logger = logging.getLogger(__name__)
+
+PLANNERS = ChoiceEnum(["random"])
+
+
+@dataclass
+class MargeTaskConfig(FairseqDataclass):
+    data: Optional[str] = field(
+        default=None, metadata={"help": "data directory made by `python -m preprocess`"}
+    )
+    max_doc_tokens: int = field(
+        default=512, metadata={"help": "longest document (in tokens, without EOS) the data may hold"}
+    )
+    reindex_interval: str = field(
+        default="10000",
+        metadata={"help": "updates per batch plan: N, or ranges like '0-2000:500,2000-:10000'"},
+    )
+    planner: PLANNERS = field(
+        default="random", metadata={"help": "how clusters are built: random (same-shard) documents"}
+    )
+    source_lang: Optional[str] = field(
+        default=None, metadata={"help": "generation: source language of {split}.{src}-{tgt}.*"}
+    )
+    target_lang: Optional[str] = field(
+        default=None, metadata={"help": "generation: target language, forced as first decoder token"}
+    )
+    # shared with other config groups
+    max_tokens: Optional[int] = II("dataset.max_tokens")
+    update_freq: List[int] = II("optimization.update_freq")
+    train_subset: str = II("dataset.train_subset")
+    seed: int = II("common.seed")
+
+
+@register_task("marge", dataclass=MargeTaskConfig)
+class MargeTask(FairseqTask):
+    def __init__(self, cfg: MargeTaskConfig, dictionary: Dictionary, langs: List[str]):
+        super().__init__(cfg)
+        self.dictionary = dictionary
+        self.langs = langs
+        self.lang_token_ids = add_language_tokens(dictionary, langs)
+        self.schedule = ReindexSchedule(cfg.reindex_interval)
+        self.model = None  # set by build_model: re-indexing encodes with the model in training
+
+    @classmethod
+    def setup_task(cls, cfg: MargeTaskConfig, **kwargs):
+        if cfg.data is None:
+            raise ValueError("the marge task needs a data directory (positional DATA argument)")
+        data_dir = utils.split_paths(cfg.data)[0]
+        dictionary = Dictionary.load(os.path.join(data_dir, "dict.txt"))
+        langs = read_langs(data_dir)
+        logger.info(f"dictionary: {len(dictionary)} types; {len(langs)} languages")
+        return cls(cfg, dictionary, langs)
+
+    @property
+    def source_dictionary(self):
+        return self.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.dictionary
+
+    def build_model(self, cfg, from_checkpoint=False):
+        self.model = super().build_model(cfg, from_checkpoint)
+        return self.model
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        data_dir = utils.split_paths(self.cfg.data)[0]
+        if self.cfg.source_lang and self.cfg.target_lang:
+            pair = f"{split}.{self.cfg.source_lang}-{self.cfg.target_lang}"
+            if os.path.exists(os.path.join(data_dir, f"{pair}.{self.cfg.source_lang}.idx")):
+                self.datasets[split] = self._load_pair_dataset(data_dir, pair)
+                return
+        self.datasets[split] = MargeDocumentDataset.load(
+            os.path.join(data_dir, split),
+            self.dictionary,
+            self.lang_token_ids,
+            split,
+            self.cfg.max_doc_tokens,
+        )
+        logger.info(f"{split}: {self.datasets[split].num_documents} documents")
+
+    def _load_pair_dataset(self, data_dir, pair):
+        def load(lang):
+            path = os.path.join(data_dir, f"{pair}.{lang}")
+            dataset = data_utils.load_indexed_dataset(path, self.dictionary, dataset_impl="mmap")
+            if dataset is None:
+                raise FileNotFoundError(f"{path}.bin/.idx not found")
+            return dataset
+
+        src = PrependTokenDataset(load(self.cfg.source_lang), self.dictionary.bos())
+        tgt = load(self.cfg.target_lang)
+        return LanguagePairDataset(
+            src, src.sizes, self.dictionary, tgt, tgt.sizes, self.dictionary, left_pad_source=False
+        )
+
+    def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None):
+        """``src_tokens`` are documents ending in EOS; the encoder expects a leading BOS."""
+        bos = self.dictionary.bos()
+        src_tokens = [torch.cat([torch.tensor([bos]), t]) for t in src_tokens]
+        return LanguagePairDataset(
+            src_tokens, [len(t) for t in src_tokens], self.dictionary, constraints=constraints
+        )
+
+    # ---- batch plans ----------------------------------------------------------------------
+
+    def build_plan(self, dataset: MargeDocumentDataset, epoch: int) -> BatchPlan:
+        return random_plan(dataset, self._cluster_budget(), seed=self.cfg.seed + epoch,
+                           generation=epoch - 1)
+
+    def _cluster_budget(self) -> int:
+        if not self.cfg.max_tokens:
+            raise ValueError("the marge task builds clusters up to --max-tokens tokens: set it")
+        return self.cfg.max_tokens
+
+    def _batches_in_epoch(self, num_shards: int):
+        def batches(epoch: int) -> int:
+            update_freq = self.cfg.update_freq[min(epoch, len(self.cfg.update_freq)) - 1]
+            return self.schedule.updates_in_epoch(epoch) * update_freq * num_shards
+
+        return batches
+
+    def get_batch_iterator(self, dataset, seed=1, num_shards=1, shard_id=0, num_workers=0,
+                           epoch=1, data_buffer_size=0, disable_iterator_cache=False, **kwargs):
+        if not isinstance(dataset, MargeDocumentDataset):
+            # fairseq git-main's batch_by_size drops the last batch when it is not a multiple
+            # of --required-batch-size-multiple (default 8): that would silently skip up to 7
+            # sentences of a test set, so generation batches are not rounded.
+            kwargs["required_batch_size_multiple"] = 1
+            return super().get_batch_iterator(
+                dataset, seed=seed, num_shards=num_shards, shard_id=shard_id,
+                num_workers=num_workers, epoch=epoch, data_buffer_size=data_buffer_size,
+                disable_iterator_cache=disable_iterator_cache, **kwargs,
+            )
+        # fairseq asks again every epoch: hand back the same iterator, or each new one would
+        # leak its DataLoader workers (see ../shared/INSTALL.md, plugin rule 3)
+        if dataset in self.dataset_to_epoch_iter:
+            return self.dataset_to_epoch_iter[dataset]
+        common = dict(
+            seed=seed, num_shards=num_shards, shard_id=shard_id, num_workers=num_workers,
+            epoch=epoch, buffer_size=data_buffer_size, reuse_dataloader=True,
+            persistent_workers=True,
+        )
+        if dataset.split == self.cfg.train_subset:
+            epoch_iter = PlanEpochBatchIterator(
+                dataset,
+                plan_for_epoch=lambda e: self.build_plan(dataset, e),
+                batches_in_epoch=self._batches_in_epoch(num_shards),
+                **common,
+            )
+        else:
+            # validation: one fixed random same-shard plan, every cluster once
+            plan = random_plan(dataset, self._cluster_budget(), seed=self.cfg.seed)
+            batches = [c.item_indices(dataset.num_documents) for c in plan.clusters]
+            epoch_iter = iterators.EpochBatchIterator(
+                dataset, dataset.collater, batches, disable_shuffling=True, **common
+            )
+        self.dataset_to_epoch_iter[dataset] = epoch_iter
+        return epoch_iter
+
+    # ---- generation -----------------------------------------------------------------------
+
+    def target_lang_token(self) -> int:
+        if not self.cfg.target_lang:
+            raise ValueError("generation needs --target-lang: its token starts every output")
+        return lang_token_index(self.dictionary, self.cfg.target_lang)
+
+    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
+        with torch.no_grad():
+            return generator.generate(
+                models, sample, prefix_tokens=prefix_tokens, constraints=constraints,
+                bos_token=self.target_lang_token(),
+            )
