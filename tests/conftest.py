@@ -71,18 +71,10 @@ def fairseq_env():
 
 def build_task_and_model(data_dir, *extra_args):
     """A ``marge`` task and a ``marge_tiny`` model built through fairseq's own argument parsing."""
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq_marge.build import build_from_args
 
-    import fairseq_marge  # noqa: F401  (registers the plugin)
-
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(
-        parser,
-        [str(data_dir), "--task", "marge", "--arch", "marge_tiny", "--criterion", "marge",
-         "--max-tokens", "600", "--cpu", "--dropout", "0", *extra_args],
+    cfg, task, model = build_from_args(
+        [data_dir, "--user-dir", str(REPO / "fairseq_marge"), "--task", "marge", "--arch", "marge_tiny",
+         "--criterion", "marge", "--max-tokens", "600", "--cpu", "--dropout", "0", *extra_args]
     )
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    model = task.build_model(cfg.model)
     return task, model, cfg
