@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny synthetic MARGE data directory, written in the plugin's format."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,6 +62,29 @@ def make_data_dir(data_dir: Path, num_groups=24, num_shards=3, seed=0, vocab=40)
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):
     return make_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tiny_data_dir, tmp_path_factory):
+    """14 updates of fairseq-train on the tiny data, re-indexing at updates 0, 4, 8 and 12."""
+    save_dir = tmp_path_factory.mktemp("checkpoints")
+    run_cli(
+        "fairseq-train", tiny_data_dir, "--user-dir", "fairseq_marge", "--task", "marge",
+        "--arch", "marge_tiny", "--criterion", "marge", "--max-tokens", "600",
+        "--optimizer", "adam", "--lr", "1e-3", "--max-update", "14",
+        "--reindex-interval", "0-10:4,10-:8", "--cpu", "--save-dir", save_dir,
+        "--log-format", "simple", "--log-interval", "1", "--seed", "3",
+    )
+    return save_dir / "checkpoint_last.pt"
+
+
+def run_cli(name, *args):
+    """Run one of fairseq's console scripts from this environment; fail with its output."""
+    command = [str(Path(sys.executable).parent / name), *map(str, args)]
+    proc = subprocess.run(command, cwd=REPO, env=fairseq_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
 
 
 def fairseq_env():
