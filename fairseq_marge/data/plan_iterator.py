@@ -37,6 +37,7 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
 
     def _epoch_batches(self, dataset, epoch):
         if self.plan_epoch != epoch:
+            logger.info(f"epoch {epoch}: building the batch plan")
             self.plan = self.plan_for_epoch(epoch)
             self.plan_epoch = epoch
         return self.plan.epoch_batches(
