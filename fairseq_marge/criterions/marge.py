@@ -54,7 +54,8 @@ class MargeCriterion(FairseqCriterion):
             logging_output.update(self._relevance_stats(relevance[0], sample))
             attn = net_output[1]["attn"][0]
             if attn is not None:
-                logging_output.update(self._attention_on_best(attn, relevance[0], target))
+                key_document = net_output[1]["key_document"][0]
+                logging_output.update(self._attention_on_best(attn, key_document, relevance[0], target))
         return loss, sample_size, logging_output
 
     @staticmethod
@@ -70,9 +71,10 @@ class MargeCriterion(FairseqCriterion):
             "f_cross_sum": float(f[cross].sum()), "f_cross_n": int(cross.sum()),
         }
 
-    def _attention_on_best(self, attn, f, target):
-        """attn (B, T, M*L) over the document-major memory -> mass per document (B, T, M)."""
-        per_doc = attn.float().unflatten(-1, (f.size(1), -1)).sum(-1)
+    def _attention_on_best(self, attn, key_document, f, target):
+        """attn (B, T, Lk) over the evidence keys -> mass per document (B, T, M)."""
+        per_doc = attn.new_zeros(*attn.shape[:2], f.size(1), dtype=torch.float32)
+        per_doc.index_add_(2, key_document, attn.float())
         best = f.argmax(dim=1)
         on_best = per_doc.gather(2, best[:, None, None].expand(-1, per_doc.size(1), 1)).squeeze(2)
         tokens = target.ne(self.padding_idx)

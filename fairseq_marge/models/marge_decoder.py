@@ -88,7 +88,9 @@ class MargeDecoder(FairseqIncrementalDecoder):
                 attn = layer_attn
         if self.layer_norm is not None:
             x = self.layer_norm(x)
-        return x.transpose(0, 1), {"attn": [attn], "relevance": encoder_out["relevance"]}
+        extra = {"attn": [attn], "relevance": encoder_out["relevance"],
+                 "key_document": encoder_out["key_document"]}
+        return x.transpose(0, 1), extra
 
     def output_layer(self, features):
         return self.output_projection(features)

@@ -10,8 +10,9 @@ their g.  The output dict carries what the multi-document cross-attention needs:
 - ``has_evidence`` (B,): False for rows that see no key at all;
 - ``relevance`` (B, M): f(x_i, z_j) (training layout only), for logging.
 
-Training (``target_rows`` given): all M evidence documents form one group, concatenated
-document-major (keys ``j*L .. j*L+L-1`` belong to z_j), and every target reads it.
+Training (``target_rows`` given): all M evidence documents form one group, their real (not
+padding) states concatenated document-major, and every target reads it; ``key_document``
+(Lk,) gives the document of each key.
 Generation (no ``target_rows``): each source document is its own group read by its own row,
 with no relevance bias (there is no target document to score).
 """
@@ -114,26 +115,29 @@ class MargeEncoder(FairseqEncoder):
             "key_bias": [key_bias.masked_fill(padding_mask, float("-inf"))],
             "has_evidence": [~padding_mask.all(dim=1)],
             "relevance": [],
+            "key_document": [],
         }
 
     def _shared_memory(self, x, padding_mask, g, num_evidence, target_rows):
-        length = x.size(0)
         same_document = target_rows[:, None] == torch.arange(num_evidence, device=x.device)
         f, bias = self.relevance(g.index_select(0, target_rows), g[:num_evidence], same_document)
-        # document-major concatenation: (L, M, C) -> (M*L, 1, C)
-        memory = x.transpose(0, 1).reshape(-1, 1, x.size(-1))
-        key_padding = padding_mask.reshape(1, -1)
-        key_bias = bias.repeat_interleave(length, dim=1).masked_fill(key_padding, float("-inf"))
+        # concatenate the evidence without its padding: (L, M, C) -> (Lk, 1, C), document-major;
+        # padding would only add keys that every target then has to mask out
+        real = ~padding_mask
+        memory = x.transpose(0, 1)[real].unsqueeze(1)
+        key_document = torch.arange(num_evidence, device=x.device)[:, None].expand_as(real)[real]
+        key_bias = bias[:, key_document]
         has_evidence = key_bias.isfinite().any(dim=1)
         # rows that see nothing get a finite dummy bias; the attention zeroes their output
         key_bias = key_bias.masked_fill(~has_evidence[:, None], 0.0)
         return {
             "encoder_out": [memory],
-            "encoder_padding_mask": [key_padding],
+            "encoder_padding_mask": [torch.zeros(1, memory.size(0), dtype=torch.bool, device=x.device)],
             "memory_index": [torch.zeros_like(target_rows)],
             "key_bias": [key_bias],
             "has_evidence": [has_evidence],
             "relevance": [f],
+            "key_document": [key_document],
         }
 
     @torch.jit.export

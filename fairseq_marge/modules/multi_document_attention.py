@@ -75,27 +75,33 @@ class MultiDocumentAttention(nn.Module):
             probabilities averaged over heads.
         """
         k, v = self._memory_keys_values(memory, incremental_state)
-        if k.size(0) == 1:
-            # one shared memory group (training): a broadcast view, no copy per target row
-            k = k.expand(memory_index.size(0), -1, -1, -1)
-            v = v.expand(memory_index.size(0), -1, -1, -1)
+        q = self._split_heads(self.q_proj(query))
+        batch, _, length, _ = q.shape
+        bias = key_bias.to(q.dtype)
+        shared_memory = k.size(0) == 1
+        if shared_memory:
+            # one memory shared by every target (training): fold the targets into the query
+            # length, so that all of them attend in one (B*T) x Lk product over a single copy
+            # of the keys, instead of B broadcast copies that the kernels would materialise
+            q = q.transpose(0, 1).reshape(1, self.num_heads, batch * length, self.head_dim)
+            bias = bias[:, None, :].expand(-1, length, -1).reshape(1, 1, batch * length, -1)
         else:
             k = k.index_select(0, memory_index)
             v = v.index_select(0, memory_index)
-        q = self._split_heads(self.q_proj(query))
-        bias = key_bias[:, None, None, :].to(q.dtype)
+            bias = bias[:, None, None, :]
         dropout_p = self.dropout if self.training else 0.0
 
         if need_weights:
             logits = torch.matmul(q, k.transpose(-1, -2)) * self.head_dim**-0.5 + bias
             probs = torch.softmax(logits, dim=-1, dtype=torch.float32).to(q.dtype)
             out = torch.matmul(F.dropout(probs, dropout_p, self.training), v)
-            weights = probs.mean(dim=1)
+            weights = probs.mean(dim=1).view(batch, length, -1)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
             weights = None
-
-        out = out * has_evidence[:, None, None, None].to(out.dtype)
-        batch, _, length, _ = out.shape
-        out = out.permute(2, 0, 1, 3).reshape(length, batch, -1)
+        if shared_memory:  # (1, H, B*T, d) -> (T, B, H, d)
+            out = out.view(self.num_heads, batch, length, self.head_dim).permute(2, 1, 0, 3)
+        else:  # (B, H, T, d) -> (T, B, H, d)
+            out = out.permute(2, 0, 1, 3)
+        out = out.reshape(length, batch, -1) * has_evidence[None, :, None].to(out.dtype)
         return self.out_proj(out), weights
