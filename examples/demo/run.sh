@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample corpus: prepare, pre-train a tiny MARGE with periodic
-# re-indexing, translate zero-shot, and print where everything is.  `make demo` runs it in .venv.
+# re-indexing, translate zero-shot, evaluate retrieval, and print where everything is.  `make demo` runs it in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-outputs/demo}
 SAMPLE=examples/sample_corpus
-UPDATES=${UPDATES:-300}
+UPDATES=${UPDATES:-800}
 mkdir -p "$OUT"
 start=$(date +%s)
 
-echo "== 1/3 prepare: clean, language ID, sentencepiece, chunk, shard, binarize"
+echo "== 1/4 prepare: clean, language ID, sentencepiece, chunk, shard, binarize"
 python -m preprocess all --input "$SAMPLE/docs.jsonl" --out "$OUT/data-bin" \
     --vocab-size 4000 --num-shards 8 --valid-fraction 0.05 --workers 2
 for tgt in de fr; do
@@ -17,16 +17,16 @@ for tgt in de fr; do
         --data-bin "$OUT/data-bin" --src en --tgt "$tgt" --split test
 done
 
-echo "== 2/3 pre-train marge_tiny for $UPDATES updates, re-indexing every 50 then 100 updates"
+echo "== 2/4 pre-train marge_tiny for $UPDATES updates, re-indexing every 50, then 200 updates"
 fairseq-train "$OUT/data-bin" --user-dir fairseq_marge \
     --task marge --arch marge_tiny --criterion marge --label-smoothing 0.1 \
-    --reindex-interval "0-200:50,200-:100" --max-tokens 4096 \
+    --reindex-interval "0-200:50,200-:200" --max-tokens 2048 \
     --optimizer adam --adam-betas "(0.9, 0.98)" --lr 1e-3 --lr-scheduler inverse_sqrt \
     --warmup-updates 50 --clip-norm 1.0 --max-update "$UPDATES" --seed 1 \
     --cpu --num-workers 0 --save-dir "$OUT/checkpoints" --no-epoch-checkpoints \
     --log-format simple --log-interval 25 2>&1 | tee "$OUT/train.log" | grep -E "\| (train|valid) \||re-index|Stopping"
 
-echo "== 3/3 zero-shot translation en->de and en->fr (beam 6, no-repeat-ngram 8)"
+echo "== 3/4 zero-shot translation en->de and en->fr (beam 6, no-repeat-ngram 8)"
 for tgt in de fr; do
     fairseq-generate "$OUT/data-bin" --user-dir fairseq_marge --task marge \
         --source-lang en --target-lang "$tgt" --gen-subset test \
@@ -35,6 +35,15 @@ for tgt in de fr; do
         --cpu --max-tokens 4096 > "$OUT/generate.en-$tgt.txt" 2> "$OUT/generate.en-$tgt.log"
     echo "en->$tgt: $(tail -n 1 "$OUT/generate.en-$tgt.txt")"
 done
+python examples/translate/translate_dev.py --path "$OUT/checkpoints/checkpoint_last.pt" \
+    --data "$OUT/data-bin" --dev "$SAMPLE/dev" --levels doc --cpu \
+    --outputs "$OUT/translations" > "$OUT/translate_docs.json"
+echo "document-level (512-token chunks, sacreBLEU): $OUT/translate_docs.json"
+
+echo "== 4/4 cross-lingual retrieval (mean-pooled encoder states, faiss kNN)"
+python examples/retrieval_eval/evaluate.py --path "$OUT/checkpoints/checkpoint_last.pt" \
+    --data "$OUT/data-bin" --dev "$SAMPLE/dev" --cpu > "$OUT/retrieval.json"
+cat "$OUT/retrieval.json"
 
 cat <<SUMMARY
 
@@ -42,5 +51,7 @@ Done in $(( $(date +%s) - start )) s.
   data:         $OUT/data-bin (report: $OUT/data-bin/report.json)
   training log: $OUT/train.log
   checkpoint:   $OUT/checkpoints/checkpoint_last.pt
-  translations: $OUT/generate.en-de.txt, $OUT/generate.en-fr.txt
+  translations: $OUT/generate.en-de.txt, $OUT/generate.en-fr.txt, $OUT/translations/
+  link matrices of each re-index: $OUT/checkpoints/reindex/
+  retrieval:    $OUT/retrieval.json
 SUMMARY

@@ -47,7 +47,7 @@ class MargeCriterion(FairseqCriterion):
             "nsentences": sample["nsentences"],
             "sample_size": sample_size,
             "n_outputs": 1,
-            "beta": float(model.encoder.relevance.beta),
+            "beta": model.encoder.relevance.beta.detach().item(),
         }
         relevance = net_output[1]["relevance"]
         if relevance:

@@ -1,5 +1,6 @@
 """The MARGE model (Lewis et al. 2020, "Pre-training via Paraphrasing") and its architectures."""
 
+import os
 from dataclasses import dataclass, field
 
 from fairseq import utils
@@ -84,6 +85,27 @@ class MargeModel(FairseqEncoderDecoderModel):
     @property
     def beta(self):
         return self.encoder.relevance.beta
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path, checkpoint_file="checkpoint_best.pt",
+                        data_name_or_path=".", **kwargs):
+        """A :class:`~fairseq_marge.hub_interface.MargeHubInterface` on raw text.
+
+        ``data_name_or_path`` is the data directory (``dict.txt``, ``langs.txt``,
+        ``sentencepiece.model``), relative to ``model_name_or_path`` when it starts with ".";
+        ``kwargs`` override the checkpoint's configuration, as in fairseq's hub models.
+        """
+        from fairseq import hub_utils
+
+        from ..hub_interface import MargeHubInterface
+
+        data_dir = (os.path.join(model_name_or_path, data_name_or_path)
+                    if data_name_or_path.startswith(".") else data_name_or_path)
+        loaded = hub_utils.from_pretrained(
+            model_name_or_path, checkpoint_file, data_name_or_path, bpe="sentencepiece",
+            sentencepiece_model=os.path.join(data_dir, "sentencepiece.model"), **kwargs,
+        )
+        return MargeHubInterface(loaded["args"], loaded["task"], loaded["models"][0])
 
 
 def _set_defaults(args, **defaults):

@@ -89,7 +89,7 @@ class MargeDecoder(FairseqIncrementalDecoder):
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         extra = {"attn": [attn], "relevance": encoder_out["relevance"],
-                 "key_document": encoder_out["key_document"]}
+                 "key_document": encoder_out.get("key_document", [])}
         return x.transpose(0, 1), extra
 
     def output_layer(self, features):

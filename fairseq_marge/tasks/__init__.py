@@ -1,1 +1,1 @@
-from . import marge  # noqa: F401
+from . import marge, marge_classification, marge_seq2seq  # noqa: F401

@@ -23,11 +23,14 @@ from ..data.document_dataset import MargeDocumentDataset
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
 from ..data.plan_iterator import PlanEpochBatchIterator
 from ..data.random_planner import random_plan
+from ..retrieval.retrieval_planner import RetrievalPlanner
+from ..inference.evidence_index import EvidenceIndex
+from ..inference.retrieval_augmented import RetrievalAugmentedMarge
 from .reindex_schedule import ReindexSchedule
 
 logger = logging.getLogger(__name__)
 
-PLANNERS = ChoiceEnum(["random"])
+PLANNERS = ChoiceEnum(["retrieval", "random"])
 
 
 @dataclass
@@ -43,7 +46,25 @@ class MargeTaskConfig(FairseqDataclass):
         metadata={"help": "updates per batch plan: N, or ranges like '0-2000:500,2000-:10000'"},
     )
     planner: PLANNERS = field(
-        default="random", metadata={"help": "how clusters are built: random (same-shard) documents"}
+        default="retrieval",
+        metadata={"help": "how clusters are built: retrieval with the current model (the paper), "
+                          "or random same-shard documents (the ablation)"},
+    )
+    reindex_shards: int = field(
+        default=0, metadata={"help": "shards sampled per re-index; 0 = all"}
+    )
+    reindex_max_tokens: Optional[int] = field(
+        default=None, metadata={"help": "tokens per encoding batch when re-indexing (default: --max-tokens)"}
+    )
+    mono_links: float = field(
+        default=4, metadata={"help": "same-language links per target, on average over a shard"}
+    )
+    cross_links: float = field(
+        default=4, metadata={"help": "cross-language links per target, on average over a shard"}
+    )
+    cross_lingual_weight: float = field(
+        default=100, metadata={"help": "weight of a cross-language link when growing clusters "
+                                       "(same-language: 1)"}
     )
     source_lang: Optional[str] = field(
         default=None, metadata={"help": "generation: source language of {split}.{src}-{tgt}.*"}
@@ -51,11 +72,21 @@ class MargeTaskConfig(FairseqDataclass):
     target_lang: Optional[str] = field(
         default=None, metadata={"help": "generation: target language, forced as first decoder token"}
     )
+    retrieve_from: Optional[str] = field(
+        default=None,
+        metadata={"help": "generation: retrieve evidence from this binarized document collection "
+                          "(a split of the data directory, or a path prefix) and decode from it"},
+    )
+    retrieve_k: int = field(default=4, metadata={"help": "generation: evidence documents per input"})
+    retrieve_skip_input: bool = field(
+        default=False, metadata={"help": "generation: decode from the retrieved documents only, not the input"}
+    )
     # shared with other config groups
     max_tokens: Optional[int] = II("dataset.max_tokens")
     update_freq: List[int] = II("optimization.update_freq")
     train_subset: str = II("dataset.train_subset")
     seed: int = II("common.seed")
+    save_dir: str = II("checkpoint.save_dir")
 
 
 @register_task("marge", dataclass=MargeTaskConfig)
@@ -67,6 +98,7 @@ class MargeTask(FairseqTask):
         self.lang_token_ids = add_language_tokens(dictionary, langs)
         self.schedule = ReindexSchedule(cfg.reindex_interval)
         self.model = None  # set by build_model: re-indexing encodes with the model in training
+        self._retrieval_models = {}  # --retrieve-from: model -> its retrieval-augmented wrapper
 
     @classmethod
     def setup_task(cls, cfg: MargeTaskConfig, **kwargs):
@@ -125,14 +157,37 @@ class MargeTask(FairseqTask):
         bos = self.dictionary.bos()
         src_tokens = [torch.cat([torch.tensor([bos]), t]) for t in src_tokens]
         return LanguagePairDataset(
-            src_tokens, [len(t) for t in src_tokens], self.dictionary, constraints=constraints
+            src_tokens, [len(t) for t in src_tokens], self.dictionary, constraints=constraints,
+            left_pad_source=False,  # g reads position 0: the BOS
         )
 
     # ---- batch plans ----------------------------------------------------------------------
 
     def build_plan(self, dataset: MargeDocumentDataset, epoch: int) -> BatchPlan:
-        return random_plan(dataset, self._cluster_budget(), seed=self.cfg.seed + epoch,
-                           generation=epoch - 1)
+        """The plan of ``epoch``, built from the model as it is now.  One re-index per epoch, so
+        ``generation = epoch`` counts the re-indexes so far, also across a resume."""
+        seed = self.cfg.seed + epoch
+        if self.cfg.planner == "random":
+            return random_plan(dataset, self._cluster_budget(), seed=seed, generation=epoch)
+        if self.model is None:
+            raise RuntimeError("the retrieval planner encodes with the model: build it first")
+        updates_since_last = self.schedule.updates_in_epoch(epoch - 1) if epoch > 1 else 0
+        return self.retrieval_planner().plan(
+            dataset, self.model.encoder, generation=epoch, seed=seed,
+            updates_since_last=updates_since_last,
+        )
+
+    def retrieval_planner(self) -> RetrievalPlanner:
+        return RetrievalPlanner(
+            mono_links=self.cfg.mono_links,
+            cross_links=self.cfg.cross_links,
+            cross_lingual_weight=self.cfg.cross_lingual_weight,
+            shards_per_index=self.cfg.reindex_shards,
+            encode_max_tokens=self.cfg.reindex_max_tokens or self._cluster_budget(),
+            cluster_budget=self._cluster_budget(),
+            langs=self.langs,
+            report_dir=os.path.join(self.cfg.save_dir, "reindex") if self.cfg.save_dir else None,
+        )
 
     def _cluster_budget(self) -> int:
         if not self.cfg.max_tokens:
@@ -191,9 +246,34 @@ class MargeTask(FairseqTask):
             raise ValueError("generation needs --target-lang: its token starts every output")
         return lang_token_index(self.dictionary, self.cfg.target_lang)
 
-    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
+    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None,
+                       target_lang: Optional[str] = None):
+        """``target_lang`` (hub interface) overrides ``--target-lang`` for this call."""
+        bos = lang_token_index(self.dictionary, target_lang) if target_lang else self.target_lang_token()
         with torch.no_grad():
             return generator.generate(
-                models, sample, prefix_tokens=prefix_tokens, constraints=constraints,
-                bos_token=self.target_lang_token(),
+                models, sample, prefix_tokens=prefix_tokens, constraints=constraints, bos_token=bos
             )
+
+    def build_generator(self, models, args, **kwargs):
+        if self.cfg.retrieve_from:
+            models = [self.retrieval_augmented(model) for model in models]
+        return super().build_generator(models, args, **kwargs)
+
+    def retrieval_augmented(self, model) -> RetrievalAugmentedMarge:
+        """``model`` reading evidence retrieved by its own g; the index is built once per model."""
+        if model not in self._retrieval_models:
+            data_dir = utils.split_paths(self.cfg.data)[0]
+            prefix = os.path.join(data_dir, self.cfg.retrieve_from)
+            if not os.path.exists(prefix + ".idx"):
+                prefix = self.cfg.retrieve_from
+            collection = MargeDocumentDataset.load(
+                prefix, self.dictionary, self.lang_token_ids, "retrieve", self.cfg.max_doc_tokens
+            )
+            # without --max-tokens, one document per encoding batch
+            index = EvidenceIndex.build(model.encoder, collection, self.cfg.max_tokens or 0)
+            logger.info(f"--retrieve-from {prefix}: {len(index)} documents indexed")
+            self._retrieval_models[model] = RetrievalAugmentedMarge(
+                model, index, self.cfg.retrieve_k, read_input=not self.cfg.retrieve_skip_input
+            )
+        return self._retrieval_models[model]

@@ -1,0 +1,72 @@
+"""Raw-text access to a MARGE checkpoint, in the style of fairseq's BART hub interface::
+
+    from fairseq_marge.models.marge import MargeModel
+    marge = MargeModel.from_pretrained("checkpoints", "checkpoint_best.pt", "/data/data-bin")
+    marge.translate(["Hello world."], target_lang="de")
+    marge.embed(["Hello world.", "Hallo Welt."])          # (2, C) sentence embeddings
+    marge.relevance("Hello world.", ["Hallo Welt.", "x"])  # f(x, z) for each z
+
+Texts are raw strings: fairseq's ``sentencepiece`` BPE encodes them with the data directory's
+``sentencepiece.model`` and the joint dictionary maps the pieces to ids.
+"""
+
+from typing import Callable, List, Optional, Union
+
+import torch
+from fairseq import utils
+from fairseq.hub_utils import GeneratorHubInterface
+from torch import Tensor
+
+from .evaluation.embeddings import mean_layer_states, resolve_embed_layer
+from .modules.relevance_scorer import RelevanceScorer
+
+Texts = Union[str, List[str]]
+
+
+class MargeHubInterface(GeneratorHubInterface):
+    def __init__(self, cfg, task, model):
+        super().__init__(cfg, task, [model])
+        self.model = self.models[0]
+
+    def translate(
+        self, texts: Texts, target_lang: str, beam: int = 6, no_repeat_ngram_size: int = 8, **kwargs
+    ):
+        """Zero-shot generation in ``target_lang``, whose token is forced as the first decoder
+        input; the defaults are the paper's (beam 6, no repeated 8-grams).  ``kwargs`` are
+        fairseq generation options (``max_len_b``, ``lenpen``, ...)."""
+        return self.sample(
+            texts, beam=beam, no_repeat_ngram_size=no_repeat_ngram_size,
+            inference_step_args={"target_lang": target_lang}, **kwargs,
+        )
+
+    def embed(self, texts: Texts, layer: Optional[int] = None) -> Tensor:
+        """(N, C) sentence embeddings: the mean of encoder layer ``layer``'s states (default:
+        the paper's 5th, or the last of a shallower encoder); (C,) for a single string."""
+        if isinstance(texts, str):
+            return self.embed([texts], layer)[0]
+        return self.embed_tokens([self.encode(t) for t in texts], layer)
+
+    def embed_tokens(self, tokens: List[Tensor], layer: Optional[int] = None) -> Tensor:
+        """:meth:`embed` for encoded inputs (``text [EOS]`` ids, as :meth:`encode` returns)."""
+        layer = resolve_embed_layer(self.model.encoder, layer)
+        return self._map_tokens(tokens, lambda src: mean_layer_states(self.model.encoder, src, layer))
+
+    def relevance(self, x: Texts, z: Texts) -> Tensor:
+        """f(x, z) = cos(g(x), g(z)), the relevance score that biases MARGE's cross-attention:
+        (|x|, |z|), with the dimension of a single-string argument dropped."""
+        def g(texts: List[str]) -> Tensor:
+            return self._map_tokens([self.encode(t) for t in texts], self.model.encoder.relevance_embedding)
+
+        f = RelevanceScorer.cosine(g([x] if isinstance(x, str) else x), g([z] if isinstance(z, str) else z))
+        return f[0 if isinstance(x, str) else slice(None), 0 if isinstance(z, str) else slice(None)]
+
+    @torch.no_grad()
+    def _map_tokens(self, tokens: List[Tensor], encode: Callable[[Tensor], Tensor]) -> Tensor:
+        """Apply ``encode`` to batches of ``[BOS] text [EOS]`` rows; rows come back in input order.
+        (The model is in eval mode: fairseq's hub interface prepares it for inference.)"""
+        rows = {}
+        for batch in self._build_batches(tokens, skip_invalid_size_inputs=False):
+            batch = utils.apply_to_sample(lambda t: t.to(self.device), batch)
+            for i, row in zip(batch["id"].tolist(), encode(batch["net_input"]["src_tokens"])):
+                rows[i] = row
+        return torch.stack([rows[i] for i in range(len(tokens))])

@@ -1,0 +1,97 @@
+"""Encode: g(d) for every document of the sampled shards, with the model being trained.
+
+Each rank of a distributed run encodes one slice of the documents and the slices are
+all-gathered, so every rank ends with all embeddings.  Documents are dealt to ranks
+round-robin in length order (equal work per rank), then batched by tokens, longest first (an
+out-of-memory shows on the first batch, not after an hour).  The encoder runs in eval mode
+(no dropout: the index must not depend on a dropout mask) without gradients, in bf16/fp16 on a
+GPU; its train mode is restored afterwards.
+"""
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fairseq.data import data_utils, iterators
+from fairseq.distributed import utils as distributed_utils
+from tqdm import tqdm
+
+
+def encode_documents(encoder, dataset, docs: np.ndarray, max_tokens: int) -> np.ndarray:
+    """L2-normalised g of ``docs`` as a float32 (len(docs), C) array, identical on every rank."""
+    group, rank, world_size = data_parallel()
+    by_length = np.argsort(dataset.doc_sizes[docs], kind="stable")
+    slices = [by_length[r::world_size] for r in range(world_size)]
+    local = _encode(encoder, dataset, docs[slices[rank]], max_tokens, show_progress=rank == 0)
+    if world_size == 1:
+        gathered = [local]
+    else:
+        # all_gather needs one shape on every rank: pad each slice to the longest
+        padded = local.new_zeros(len(slices[0]), local.size(1))
+        padded[: len(local)] = local
+        gathered = distributed_utils.all_gather(padded, group)
+    embeddings = np.empty((len(docs), local.size(1)), dtype=np.float32)
+    for rows, part in zip(slices, gathered):
+        embeddings[rows] = part[: len(rows)].cpu().numpy()
+    return embeddings
+
+
+def data_parallel():
+    """(group, rank, world size) of data parallelism; also outside a distributed run."""
+    if not torch.distributed.is_initialized():
+        return None, 0, 1
+    group = distributed_utils.get_data_parallel_group()
+    return group, distributed_utils.get_rank(group), distributed_utils.get_world_size(group)
+
+
+def token_batches(dataset, docs: np.ndarray, max_tokens: int):
+    """Positions into ``docs`` in batches of at most ``max_tokens`` tokens, padding included,
+    longest documents first."""
+    lengths = dataset.doc_sizes[docs] + 1  # [BOS] doc [EOS]; doc_sizes count the EOS
+    order = np.argsort(-lengths, kind="stable")
+    max_tokens = max(max_tokens, int(lengths.max(initial=0)))
+    return data_utils.batch_by_size(order, None, num_tokens_vec=lengths[order], max_tokens=max_tokens)
+
+
+def collate_documents(dataset, docs: np.ndarray) -> torch.Tensor:
+    """Encoder input rows ``[BOS] doc [EOS]``, right-padded."""
+    bos = torch.tensor([dataset.dictionary.bos()])
+    return data_utils.collate_tokens(
+        [torch.cat([bos, dataset.tokens[d]]) for d in docs], dataset.dictionary.pad()
+    )
+
+
+@torch.no_grad()
+def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: bool) -> torch.Tensor:
+    device = next(encoder.parameters()).device
+    embeddings = torch.empty(len(docs), encoder.embed_tokens.embedding_dim, device=device)
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        with _half_precision(device), tqdm(
+            total=len(docs), desc="re-index: encoding", unit="doc", leave=False,
+            disable=None if show_progress else True,  # None: only on a terminal
+        ) as progress:
+            for batch, src_tokens in _collated_in_background(dataset, docs, max_tokens):
+                g = encoder.relevance_embedding(src_tokens.to(device))
+                embeddings[torch.from_numpy(batch).to(device)] = F.normalize(g.float(), dim=-1)
+                progress.update(len(batch))
+    finally:
+        encoder.train(was_training)
+    return embeddings
+
+
+def _collated_in_background(dataset, docs: np.ndarray, max_tokens: int):
+    """(batch, src_tokens) pairs, collated by a thread while the model runs on the previous
+    batch: reading and padding documents would otherwise add a third to a small model's time."""
+    batches = token_batches(dataset, docs, max_tokens)
+    collated = ((batch, collate_documents(dataset, docs[batch])) for batch in batches)
+    return iterators.BufferedIterator(2, iterators.CountingIterator(collated, total=len(batches)))
+
+
+def _half_precision(device: torch.device):
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)

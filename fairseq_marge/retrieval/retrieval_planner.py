@@ -1,0 +1,220 @@
+"""The retrieval planner: a batch plan from what the current model retrieves (paper section 2.4).
+
+One re-index, run by the task at the start of every epoch (``--reindex-interval`` updates):
+
+1. sample ``--reindex-shards`` shards and encode their documents with g (every rank a slice);
+2. per shard, search each target's nearest same- and cross-language documents (faiss);
+3. per shard, threshold the candidate pairs to ``--mono-links`` / ``--cross-links`` links per
+   target on average;
+4. grow clusters greedily on the evidence -> target graph, up to ``--max-tokens`` each.
+
+Steps 2-4 run on rank 0 only and the plan is broadcast, so every rank trains on the same plan
+whatever the floating-point noise of each rank's search.  Each rank logs the plan's fingerprint.
+"""
+
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..data.batch_plan import BatchPlan, Cluster
+from ..data.random_planner import random_plan
+from .candidate_links import CANDIDATES_PER_LINK, shard_candidates
+from .cluster_builder import grow_clusters
+from .document_encoder import data_parallel, encode_documents
+from .link_report import link_matrix, write_link_matrix
+from .link_threshold import Links, threshold_links
+
+logger = logging.getLogger(__name__)
+# fairseq silences INFO on ranks > 0; the plan fingerprint must be visible on every rank
+logger.setLevel(logging.INFO)
+
+STAGES = ("encode", "search", "threshold", "batch")
+
+
+@dataclass
+class Reindexing:
+    """A plan and how it was made."""
+
+    plan: BatchPlan
+    seconds: Dict[str, float]
+    num_documents: int = 0
+    num_targets: int = 0
+    targets_linked: int = 0  # with at least one link
+    targets_used: int = 0  # in a cluster
+    mono_links: int = 0
+    cross_links: int = 0
+    link_matrix: Optional[np.ndarray] = field(default=None, repr=False)
+
+
+class RetrievalPlanner:
+    def __init__(
+        self,
+        mono_links: float,
+        cross_links: float,
+        cross_lingual_weight: float,
+        shards_per_index: int,
+        encode_max_tokens: int,
+        cluster_budget: int,
+        langs: List[str],
+        report_dir: Optional[str] = None,
+    ):
+        self.mono_links = mono_links
+        self.cross_links = cross_links
+        self.cross_lingual_weight = cross_lingual_weight
+        self.shards_per_index = shards_per_index
+        self.encode_max_tokens = encode_max_tokens
+        self.cluster_budget = cluster_budget
+        self.langs = langs
+        self.report_dir = Path(report_dir) if report_dir else None
+
+    def plan(self, dataset, encoder, generation: int, seed: int, updates_since_last: int) -> BatchPlan:
+        """The task's entry point: re-index, report, and return the plan (the same on all ranks)."""
+        _, rank, world_size = data_parallel()
+        result = self.reindex(dataset, encoder, generation, seed)
+        if rank == 0:
+            self._report(result, generation, updates_since_last)
+        plan = result.plan if world_size == 1 else _broadcast(result.plan if rank == 0 else None)
+        logger.info(f"re-index {generation}: plan fingerprint {plan.fingerprint()} "
+                    f"(rank {rank} of {world_size})")
+        return plan
+
+    def reindex(self, dataset, encoder, generation: int, seed: int) -> Reindexing:
+        """Encode on every rank; search, threshold and batch on rank 0 (other ranks get an empty
+        plan)."""
+        seconds = defaultdict(float)
+        stage = _stage_timer(seconds)
+        docs = self._sample_documents(dataset, seed)
+        with stage("encode"):
+            embeddings = encode_documents(encoder, dataset, docs, self.encode_max_tokens)
+        if data_parallel()[1] != 0:
+            return Reindexing(BatchPlan([], generation), dict(seconds))
+
+        meta = dataset.metadata[docs]
+        k_mono = CANDIDATES_PER_LINK * int(np.ceil(self.mono_links))
+        k_cross = CANDIDATES_PER_LINK * int(np.ceil(self.cross_links))
+        doc_cost = dataset.doc_sizes + 1
+        shards, starts = np.unique(meta["shard"], return_index=True)  # docs are in shard order
+        clusters: List[Cluster] = []
+        all_links = []
+        problems = defaultdict(list)
+        for shard, rows in zip(shards, np.split(np.arange(len(docs)), starts[1:])):
+            problem = shard_problem(meta[rows], wants_cross=self.cross_links > 0)
+            if problem:
+                problems[problem].append(int(shard))
+            with stage("search"):
+                candidates = shard_candidates(docs[rows], embeddings[rows], meta["lang"][rows],
+                                              meta["may_be_target"][rows], k_mono, k_cross)
+            with stage("threshold"):
+                links = threshold_links(candidates, self.mono_links, self.cross_links)
+            with stage("batch"):
+                clusters += grow_clusters(links, doc_cost, self.cluster_budget,
+                                          self.cross_lingual_weight, seed=seed + int(shard))
+            all_links.append(links)
+        links = Links.concatenate(all_links)
+        for problem, bad_shards in problems.items():
+            examples = ", ".join(map(str, bad_shards[:5])) + (", ..." if len(bad_shards) > 5 else "")
+            logger.info(f"re-index {generation}: {len(bad_shards)} shard(s) with {problem}: {examples}")
+        _explain_duplicates(links, generation)
+
+        plan = BatchPlan(clusters, generation)
+        if not clusters:
+            logger.warning(f"re-index {generation}: no target has a link in the sampled shards; "
+                           "this epoch trains on a random same-shard plan instead")
+            plan = random_plan(dataset, self.cluster_budget, seed, generation)
+        return Reindexing(
+            plan=plan,
+            seconds=dict(seconds),
+            num_documents=len(docs),
+            num_targets=int(meta["may_be_target"].sum()),
+            targets_linked=len(np.unique(links.target)),
+            targets_used=sum(len(c.targets) for c in clusters),
+            mono_links=int((~links.cross).sum()),
+            cross_links=int(links.cross.sum()),
+            link_matrix=link_matrix(links, np.asarray(dataset.metadata["lang"]), len(self.langs)),
+        )
+
+    def _sample_documents(self, dataset, seed: int) -> np.ndarray:
+        """The documents of the sampled shards, grouped by shard (in id order within a shard)."""
+        shard_of = np.asarray(dataset.metadata["shard"])
+        shards = np.unique(shard_of)
+        if 0 < self.shards_per_index < len(shards):
+            rng = np.random.default_rng(seed)
+            shards = np.sort(rng.choice(shards, self.shards_per_index, replace=False))
+        docs = np.flatnonzero(np.isin(shard_of, shards))
+        return docs[np.argsort(shard_of[docs], kind="stable")]
+
+    def _report(self, result: Reindexing, generation: int, updates_since_last: int):
+        per_target = max(result.num_targets, 1)
+        seconds = {s: round(result.seconds.get(s, 0.0), 3) for s in STAGES}
+        stats = dict(
+            generation=generation,
+            updates_since_last_index=updates_since_last,
+            documents=result.num_documents,
+            targets=result.num_targets,
+            targets_linked=result.targets_linked,
+            targets_used=result.targets_used,
+            clusters=len(result.plan),
+            mono_links_per_target=round(result.mono_links / per_target, 3),
+            cross_links_per_target=round(result.cross_links / per_target, 3),
+            seconds=seconds,
+        )
+        logger.info(
+            f"re-index {generation} after {updates_since_last} updates: "
+            f"{result.num_documents} documents, links per target {stats['mono_links_per_target']} "
+            f"same-language + {stats['cross_links_per_target']} cross-language; "
+            f"{result.targets_linked} of {result.num_targets} targets linked, "
+            f"{result.targets_used} used "
+            f"({100 * result.targets_used / per_target:.1f}%) in {len(result.plan)} clusters; "
+            "seconds " + ", ".join(f"{s} {t:.2f}" for s, t in seconds.items())
+        )
+        if self.report_dir is not None and result.link_matrix is not None:
+            prefix = self.report_dir / f"links_gen{generation}"
+            write_link_matrix(prefix, result.link_matrix, self.langs, stats)
+            logger.info(f"re-index {generation}: language link matrix in {prefix}.json/.png")
+
+
+def shard_problem(meta: np.ndarray, wants_cross: bool) -> Optional[str]:
+    """Why a shard gives no links, or no cross-language ones (None: nothing to say).  Such shards
+    are fine, their targets just sit out; the log says why."""
+    if len(meta) == 0:
+        return "no document"
+    if len(meta) == 1:
+        return "one document (no evidence for it)"
+    if not meta["may_be_target"].any():
+        return "no document that may be a target"
+    if wants_cross and len(np.unique(meta["lang"])) == 1:
+        return "one language only (no cross-language links)"
+    return None
+
+
+def _explain_duplicates(links: Links, generation: int):
+    identical = np.flatnonzero(links.score >= 1 - 1e-6)
+    if len(identical):
+        first = identical[0]
+        logger.info(f"re-index {generation}: {len(identical)} links join documents with identical g (f = 1), "
+                    f"e.g. target {links.target[first]} and evidence {links.evidence[first]}: "
+                    "duplicates in the corpus make reconstruction a copy")
+
+
+def _stage_timer(seconds: Dict[str, float]):
+    @contextlib.contextmanager
+    def stage(name: str):
+        start = time.perf_counter()
+        yield
+        seconds[name] += time.perf_counter() - start
+
+    return stage
+
+
+def _broadcast(plan: Optional[BatchPlan]) -> BatchPlan:
+    """Rank 0's plan, on every rank."""
+    box = [plan]
+    torch.distributed.broadcast_object_list(box, src=0, group=data_parallel()[0])
+    return box[0]

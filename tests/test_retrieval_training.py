@@ -1,0 +1,89 @@
+"""Re-indexing inside ``fairseq-train``: link reports, resumption, and two ranks on one plan."""
+
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, fairseq_env, run_cli
+from fairseq_marge.data.batch_plan import BatchPlan
+
+FINGERPRINT = re.compile(r"re-index (\d+): plan fingerprint ([0-9a-f]{40}) \(rank (\d) of (\d)\)")
+TRAIN_ARGS = [
+    "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny", "--criterion", "marge",
+    "--planner", "retrieval", "--max-tokens", "600", "--optimizer", "adam", "--lr", "1e-3", "--cpu",
+    "--num-workers", "0", "--disable-validation", "--no-epoch-checkpoints",
+]
+
+
+def train(data_dir, save_dir, *extra):
+    result = run_cli("fairseq-train", data_dir, *TRAIN_ARGS, "--save-dir", save_dir, *extra)
+    return result.stdout + result.stderr
+
+
+def fingerprints(log):
+    return {int(generation): fp for generation, fp, _, _ in FINGERPRINT.findall(log)}
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_data_dir, tmp_path_factory):
+    """5 updates with a re-index every 2: generations 1-3, stopped 1 update into the third."""
+    save_dir = tmp_path_factory.mktemp("save")
+    log = train(tiny_data_dir, save_dir, "--reindex-interval", "2", "--max-update", "5")
+    return save_dir, log
+
+
+@pytest.mark.slow
+def test_reindex_during_training_writes_link_matrices(first_run):
+    save_dir, log = first_run
+    assert sorted(fingerprints(log)) == [1, 2, 3]
+    assert "re-index 1 after 0 updates" in log and "re-index 3 after 2 updates" in log
+    for generation in (1, 2, 3):
+        assert (save_dir / "reindex" / f"links_gen{generation}.json").exists()
+        assert (save_dir / "reindex" / f"links_gen{generation}.png").exists()
+
+
+@pytest.mark.slow
+def test_resumed_run_continues_the_saved_plan(first_run, tiny_data_dir):
+    save_dir, log = first_run
+    generation_3 = fingerprints(log)[3]
+    state = torch.load(save_dir / "checkpoint_last.pt", weights_only=False)
+    iterator = state["extra_state"]["train_iterator"]
+    assert iterator["epoch"] == 3 and iterator["iterations_in_epoch"] == 1
+    saved = BatchPlan.from_state_dict({k: v.numpy() for k, v in iterator["plan"].items()})
+    assert saved.generation == 3 and saved.fingerprint() == generation_3
+
+    resumed = train(tiny_data_dir, save_dir, "--reindex-interval", "2", "--max-update", "6")
+    assert f"resuming epoch 3 on its saved batch plan (generation 3, " in resumed
+    assert f"fingerprint {generation_3[:12]})" in resumed
+    assert not fingerprints(resumed), "the resumed run must not re-index mid-epoch"
+
+
+@pytest.mark.slow
+def test_two_ranks_train_on_the_same_plan(tiny_data_dir, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(fairseq_env(), OMP_NUM_THREADS="1")
+    ranks = [
+        subprocess.Popen(
+            [str(Path(sys.executable).parent / "fairseq-train"), str(tiny_data_dir), *TRAIN_ARGS,
+             "--save-dir", str(tmp_path / f"rank{rank}"),
+             "--reindex-interval", "3", "--max-update", "6",
+             "--distributed-world-size", "2", "--distributed-rank", str(rank),
+             "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
+             "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+        )
+        for rank in range(2)
+    ]
+    logs = [p.communicate(timeout=300)[0] for p in ranks]
+    for p, log in zip(ranks, logs):
+        assert p.returncode == 0, log[-3000:]
+    rank0, rank1 = (fingerprints(log) for log in logs)
+    assert sorted(rank0) == [1, 2] and rank0 == rank1
+    assert "(rank 1 of 2)" in logs[1]
