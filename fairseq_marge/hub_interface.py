@@ -10,6 +10,7 @@ Texts are raw strings: fairseq's ``sentencepiece`` BPE encodes them with the dat
 ``sentencepiece.model`` and the joint dictionary maps the pieces to ids.
 """
 
+import os
 from typing import Callable, List, Optional, Union
 
 import torch
@@ -70,3 +71,17 @@ class MargeHubInterface(GeneratorHubInterface):
             for i, row in zip(batch["id"].tolist(), encode(batch["net_input"]["src_tokens"])):
                 rows[i] = row
         return torch.stack([rows[i] for i in range(len(tokens))])
+
+
+def load_checkpoint(path: str, data_dir: str, cpu: bool = False, **overrides) -> MargeHubInterface:
+    """The hub interface of one checkpoint file, in eval mode, on the GPU if there is one and
+    ``cpu`` is not set: what every evaluation script starts with."""
+    from .models.marge import MargeModel
+
+    hub = MargeModel.from_pretrained(
+        os.path.dirname(os.path.abspath(path)), os.path.basename(path), os.path.abspath(data_dir),
+        **overrides,
+    ).eval()
+    if torch.cuda.is_available() and not cpu:
+        hub.cuda()
+    return hub

@@ -22,6 +22,7 @@ from fairseq.data import Dictionary
 
 from preprocess.binarize import MODEL_NAME, make_builder
 from preprocess.clean import normalise_text
+from preprocess.reader import read_lines
 from preprocess.report import Report
 
 
@@ -43,27 +44,17 @@ class ParallelRecord:
 def read_parallel(path: Path, src: str, tgt: str, report: Report) -> Iterator[ParallelRecord]:
     if "en" not in (src, tgt):
         raise ValueError(f"{path}: dev sets pair English with another language; got {src}-{tgt}")
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            report.documents_in += 1
-            origin = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                report.reject("invalid_utf8", origin, f"invalid UTF-8 at byte {e.start}")
-                continue
-            texts = _parse_jsonl(line, src, tgt) if path.suffix == ".jsonl" else _parse_tsv(line, src, tgt)
-            if isinstance(texts, str):
-                report.reject("malformed_record", origin, texts)
-                continue
-            record_id, src_text, tgt_text = texts
-            src_text, tgt_text = normalise_text(src_text), normalise_text(tgt_text)
-            if not (src_text and tgt_text):
-                report.reject("empty_text", origin, "empty text (after normalisation)")
-                continue
-            yield ParallelRecord(record_id or f"{path.name}:{lineno}", origin, src_text, tgt_text)
+    for lineno, origin, line in read_lines(path, report):
+        texts = _parse_jsonl(line, src, tgt) if path.suffix == ".jsonl" else _parse_tsv(line, src, tgt)
+        if isinstance(texts, str):
+            report.reject("malformed_record", origin, texts)
+            continue
+        record_id, src_text, tgt_text = texts
+        src_text, tgt_text = normalise_text(src_text), normalise_text(tgt_text)
+        if not (src_text and tgt_text):
+            report.reject("empty_text", origin, "empty text (after normalisation)")
+            continue
+        yield ParallelRecord(record_id or f"{path.name}:{lineno}", origin, src_text, tgt_text)
 
 
 def _parse_tsv(line: str, src: str, tgt: str):

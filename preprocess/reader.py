@@ -12,7 +12,7 @@ Blank lines are no records and are not counted.
 
 import json
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Tuple
 
 from tqdm import tqdm
 
@@ -32,7 +32,9 @@ def read_documents(paths: Iterable, report: Report) -> Iterator[Document]:
             raise FileNotFoundError(f"{path}: no such file or directory")
 
 
-def _read_jsonl(path: Path, report: Report) -> Iterator[Document]:
+def read_lines(path: Path, report: Report) -> Iterator[Tuple[int, str, str]]:
+    """``(lineno, "file:line", text)`` of every non-blank line, each counted as one record
+    in; a line that is not UTF-8 is rejected here instead."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(tqdm(f, desc=f"read {path.name}", unit="line", mininterval=1.0), 1):
             if not raw.strip():
@@ -40,18 +42,21 @@ def _read_jsonl(path: Path, report: Report) -> Iterator[Document]:
             report.documents_in += 1
             origin = f"{path}:{lineno}"
             try:
-                line = raw.decode("utf-8")
+                yield lineno, origin, raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 report.reject("invalid_utf8", origin, f"invalid UTF-8 at byte {e.start}")
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                report.reject("malformed_json", origin, f"malformed JSON: {e}")
-                continue
-            document = _document_from_record(record, origin, report)
-            if document is not None:
-                yield document
+
+
+def _read_jsonl(path: Path, report: Report) -> Iterator[Document]:
+    for _, origin, line in read_lines(path, report):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            report.reject("malformed_json", origin, f"malformed JSON: {e}")
+            continue
+        document = _document_from_record(record, origin, report)
+        if document is not None:
+            yield document
 
 
 def _document_from_record(record, origin: str, report: Report) -> Optional[Document]:

@@ -14,17 +14,15 @@ Prints one JSON object with the corpus's lexical baselines (dev/baselines.json) 
 
 import argparse
 import json
-import os
 
 import numpy as np
-import torch
 
 from fairseq_marge.evaluation import bucc
 from fairseq_marge.evaluation.dev_sets import read_baselines, read_documents, read_sentences
 from fairseq_marge.evaluation.embeddings import resolve_embed_layer
 from fairseq_marge.evaluation.long_texts import embed_texts
 from fairseq_marge.evaluation.tatoeba import retrieval_accuracy
-from fairseq_marge.models.marge import MargeModel
+from fairseq_marge.hub_interface import load_checkpoint
 
 
 def mining_split(n: int, seed: int, keep: float = 2 / 3):
@@ -67,12 +65,7 @@ def main():
     parser.add_argument("--cpu", action="store_true")
     args = parser.parse_args()
 
-    hub = MargeModel.from_pretrained(
-        os.path.dirname(os.path.abspath(args.path)), os.path.basename(args.path),
-        os.path.abspath(args.data), max_tokens=args.max_tokens,
-    ).eval()
-    if torch.cuda.is_available() and not args.cpu:
-        hub.cuda()
+    hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens)
     baselines = read_baselines(args.dev)
     summary = {"checkpoint": args.path, "embed_layer": resolve_embed_layer(hub.model.encoder, args.embed_layer)}
     for lang in args.langs:

@@ -12,7 +12,6 @@ blocked before that length and forced at it); the same batches go through the sa
 
 import argparse
 import json
-import os
 import time
 from argparse import Namespace
 
@@ -20,7 +19,7 @@ import torch
 from fairseq.models.transformer import TransformerModel, base_architecture
 
 from fairseq_marge.evaluation.dev_sets import read_sentences
-from fairseq_marge.models.marge import MargeModel
+from fairseq_marge.hub_interface import load_checkpoint
 
 
 def same_size_transformer(marge_cfg, task) -> TransformerModel:
@@ -67,10 +66,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per model (the first warms up)")
     args = parser.parse_args()
 
-    hub = MargeModel.from_pretrained(
-        os.path.dirname(os.path.abspath(args.path)), os.path.basename(args.path),
-        os.path.abspath(args.data), max_tokens=args.max_tokens,
-    ).eval()
+    hub = load_checkpoint(args.path, args.data, cpu=True, max_tokens=args.max_tokens)
     transformer = same_size_transformer(hub.cfg.model, hub.task).eval()
     en, _ = read_sentences(args.dev, args.lang, args.sentences)
     tokens = [hub.encode(s)[: hub.model.max_positions()[0] - 2] for s in en]  # cut to fit: speed only

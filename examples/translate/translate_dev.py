@@ -15,13 +15,12 @@ import json
 import os
 import time
 
-import torch
 from sacrebleu.metrics import BLEU
 
 from fairseq_marge.evaluation.chunking import PAPER_CHUNK_TOKENS
 from fairseq_marge.evaluation.dev_sets import read_baselines, read_documents, read_sentences
 from fairseq_marge.evaluation.long_texts import translate_texts
-from fairseq_marge.models.marge import MargeModel
+from fairseq_marge.hub_interface import load_checkpoint
 
 
 def main():
@@ -42,12 +41,7 @@ def main():
     parser.add_argument("--cpu", action="store_true")
     args = parser.parse_args()
 
-    hub = MargeModel.from_pretrained(
-        os.path.dirname(os.path.abspath(args.path)), os.path.basename(args.path),
-        os.path.abspath(args.data), max_tokens=args.max_tokens,
-    ).eval()
-    if torch.cuda.is_available() and not args.cpu:
-        hub.cuda()
+    hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens)
     generation = dict(beam=args.beam, no_repeat_ngram_size=args.no_repeat_ngram_size,
                       max_len_a=args.max_len_a, max_len_b=args.max_len_b)
     baselines = read_baselines(args.dev)
