@@ -1,9 +1,11 @@
-"""Re-indexing inside ``fairseq-train``: link reports, resumption, and two ranks on one plan."""
+"""Re-indexing inside ``fairseq-train``: link reports, resumption, two ranks on one plan, a dying rank."""
 
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,27 +65,56 @@ def test_resumed_run_continues_the_saved_plan(first_run, tiny_data_dir):
     assert not fingerprints(resumed), "the resumed run must not re-index mid-epoch"
 
 
-@pytest.mark.slow
-def test_two_ranks_train_on_the_same_plan(tiny_data_dir, tmp_path):
+def launch_ranks(data_dir, tmp_path, *extra):
+    """Two CPU ranks of one gloo run, one process each (see README, Distributed training).
+
+    Each rank logs to its own file: a pipe nobody reads would fill and stall the rank."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(fairseq_env(), OMP_NUM_THREADS="1")
-    ranks = [
-        subprocess.Popen(
-            [str(Path(sys.executable).parent / "fairseq-train"), str(tiny_data_dir), *TRAIN_ARGS,
-             "--save-dir", str(tmp_path / f"rank{rank}"),
-             "--reindex-interval", "3", "--max-update", "6",
-             "--distributed-world-size", "2", "--distributed-rank", str(rank),
-             "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
-             "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
-        )
-        for rank in range(2)
-    ]
-    logs = [p.communicate(timeout=300)[0] for p in ranks]
-    for p, log in zip(ranks, logs):
-        assert p.returncode == 0, log[-3000:]
-    rank0, rank1 = (fingerprints(log) for log in logs)
+    ranks = []
+    for rank in range(2):
+        log = tmp_path / f"rank{rank}.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "fairseq-train"), str(data_dir), *TRAIN_ARGS,
+                 "--save-dir", str(tmp_path / f"rank{rank}"), *extra,
+                 "--distributed-world-size", "2", "--distributed-rank", str(rank),
+                 "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
+                 "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"],
+                stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+            )
+        ranks.append((process, log))
+    return ranks
+
+
+@pytest.mark.slow
+def test_two_ranks_train_on_the_same_plan(tiny_data_dir, tmp_path):
+    ranks = launch_ranks(tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "6")
+    for process, log in ranks:
+        assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
+    rank0, rank1 = (fingerprints(log.read_text()) for _, log in ranks)
     assert sorted(rank0) == [1, 2] and rank0 == rank1
-    assert "(rank 1 of 2)" in logs[1]
+    assert "(rank 1 of 2)" in ranks[1][1].read_text()
+
+
+@pytest.mark.slow
+def test_survivor_exits_with_an_error_when_a_rank_dies(tiny_data_dir, tmp_path):
+    (survivor, survivor_log), (victim, victim_log) = launch_ranks(
+        tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "1000"
+    )
+    deadline = time.monotonic() + 300
+    while 2 not in fingerprints(victim_log.read_text()):  # killed after the second re-index
+        assert victim.poll() is None and time.monotonic() < deadline, victim_log.read_text()[-3000:]
+        time.sleep(0.5)
+    victim.kill()
+    victim.wait()
+    killed_at = time.monotonic()
+    try:
+        survivor.wait(timeout=120)
+    finally:
+        survivor.kill()
+    log = survivor_log.read_text()
+    assert survivor.returncode != 0 and time.monotonic() - killed_at < 120, log[-2000:]
+    assert re.search(r"Connection closed by peer|Connection reset|Broken pipe", log), log[-2000:]
