@@ -2,12 +2,14 @@
 included, and the data directory read back the way the ``marge`` task reads it."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 import sentencepiece as spm
 from fairseq.data import Dictionary, data_utils
 
+from conftest import run_cli
 from fairseq_marge.data.document_metadata import load_metadata
 from preprocess.cli import main
 
@@ -186,3 +188,36 @@ def test_parallel_dev_set(messy, tmp_path):
         assert all(dataset[i][-1] == dictionary.eos() and len(dataset[i]) <= MAX_TOKENS + 1
                    for i in range(len(dataset)))
     assert (data_bin / "test.en-de.de.txt").read_text().splitlines() == [de for _, de in pairs]
+
+
+def train_a_few_updates(data_dir, save_dir, max_tokens=300):
+    """fairseq-train with two re-indexes on a directory preprocess wrote; its log."""
+    result = run_cli(
+        "fairseq-train", data_dir, "--user-dir", "fairseq_marge", "--task", "marge",
+        "--arch", "marge_tiny", "--criterion", "marge", "--max-tokens", max_tokens,
+        "--optimizer", "adam", "--lr", "1e-3", "--max-update", "4", "--reindex-interval", "2",
+        "--cpu", "--num-workers", "0", "--save-dir", save_dir, "--no-epoch-checkpoints",
+        "--disable-validation", "--log-format", "simple", "--log-interval", "1",
+    )
+    return result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_training_runs_on_what_remains_of_the_messy_corpus(messy, tmp_path):
+    _, out, _ = messy
+    log = train_a_few_updates(out, tmp_path)
+    assert re.search(r"re-index 2 after 2 updates", log)
+    assert "num_updates 4" in log and "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_single_language_corpus_in_shards_of_one_document_trains_and_says_why_links_are_missing(tmp_path):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", [{"text": document_text("en", g)} for g in range(6)])
+    # one chunk per document (no --max-tokens-per-doc cut), and more shards than documents
+    run(*all_args(corpus, tmp_path / "out", "--shard-by", "hash", "--num-shards", 8,
+                  "--valid-fraction", 0, "--max-tokens-per-doc", 512))
+    # whole documents: a cluster of two needs more than the messy corpus's 300 tokens
+    log = train_a_few_updates(tmp_path / "out", tmp_path / "save", max_tokens=2048)
+    assert re.search(r"re-index 1: \d+ shard\(s\) with one language only", log)
+    assert re.search(r"re-index 1: \d+ shard\(s\) with one document \(no evidence for it\)", log)
+    assert "num_updates 4" in log and "Traceback" not in log

@@ -1,4 +1,4 @@
-"""Zero-shot translation of the dev sets with a MARGE checkpoint, scored with sacreBLEU.
+"""Zero-shot translation of the dev sets with a MARGE checkpoint, scored with sacreBLEU (BLEU and chrF).
 
 Each paragraph (``en-xx.sent.tsv``) or document (``en-xx.doc.jsonl``) is cut into 512-token
 chunks at line boundaries, the chunks are translated with the target language's token forced as
@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from sacrebleu.metrics import BLEU
+from sacrebleu.metrics import BLEU, CHRF
 
 from fairseq_marge.evaluation.chunking import PAPER_CHUNK_TOKENS
 from fairseq_marge.evaluation.dev_sets import read_baselines, read_documents, read_sentences
@@ -54,13 +54,15 @@ def main():
                 start = time.perf_counter()
                 hypotheses = translate_texts(hub, sources, tgt_lang, args.chunk_tokens, **generation)
                 seconds = time.perf_counter() - start
-                bleu = BLEU()
-                score = bleu.corpus_score(hypotheses, [references])
+                bleu, chrf = BLEU(), CHRF()
                 summary[f"{src_lang}-{tgt_lang}.{level}"] = {
                     "n": len(sources),
-                    "bleu": round(score.score, 2),
+                    "bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
+                    "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
                     "signature": str(bleu.get_signature()),
+                    "chrf_signature": str(chrf.get_signature()),
                     "copy_source_bleu": round(BLEU().corpus_score(sources, [references]).score, 2),
+                    "copy_source_chrf": round(CHRF().corpus_score(sources, [references]).score, 2),
                     "baseline_copy_source_bleu_full_set": base.get(f"copy_source_bleu_{level}")
                     if src_lang == "en" else None,
                     "seconds": round(seconds, 1),

@@ -43,7 +43,10 @@ class BatchPlan:
         """Exactly ``num_batches`` batches: the clusters in a seeded random order, cycled (with a
         fresh order per pass) when the plan has fewer clusters than the epoch needs."""
         if not self.clusters:
-            raise ValueError("the batch plan is empty: no cluster has both evidence and a target")
+            raise ValueError(
+                "the batch plan is empty: no cluster has both evidence and a target (each shard "
+                "needs two documents that fit in --max-tokens together, counting a target twice)"
+            )
         rng = np.random.default_rng(seed)
         order = []
         while len(order) < num_batches:

@@ -1,8 +1,9 @@
 """A plan without retrieval: random clusters of documents of the same shard.
 
 Used for validation (a fixed, seeded plan) and with ``--planner random`` as the ablation of
-retrieval.  Every document of a cluster is evidence, and those that may be targets are also
-targets; f(x, x) = -inf keeps a target from reading itself.
+retrieval; :func:`with_random_evidence` swaps a retrieval plan's evidence for random documents
+(``--valid-evidence shuffled``).  Every document of a cluster is evidence, and those that may
+be targets are also targets; f(x, x) = -inf keeps a target from reading itself.
 """
 
 import logging
@@ -42,6 +43,26 @@ def random_plan(dataset, max_tokens: int, seed: int, generation: int = 0) -> Bat
         logger.info(f"random plan: {skipped_docs} documents left out (clusters of one document "
                     "or without a possible target)")
     return BatchPlan(clusters=clusters, generation=generation)
+
+
+def with_random_evidence(plan: BatchPlan, dataset, seed: int) -> BatchPlan:
+    """The same clusters of targets, each with its evidence replaced by as many documents drawn
+    at random from the targets' shard: the ablation that tells whether the model uses what
+    retrieval found.  As in :func:`random_plan`, a target may be drawn as evidence; f(x, x) =
+    -inf keeps it from reading itself."""
+    rng = np.random.default_rng(seed)
+    shard_of = np.asarray(dataset.metadata["shard"])
+    order = np.argsort(shard_of, kind="stable")
+    shards, starts = np.unique(shard_of[order], return_index=True)
+    members = dict(zip(shards.tolist(), np.split(order, starts[1:])))
+    clusters = []
+    for cluster in plan.clusters:
+        shard = int(shard_of[cluster.targets[0]])
+        assert (shard_of[cluster.targets] == shard).all(), "a cluster spans shards"
+        pool = members[shard]
+        evidence = rng.choice(pool, min(len(cluster.evidence), len(pool)), replace=False)
+        clusters.append(Cluster(evidence=np.sort(evidence), targets=cluster.targets))
+    return BatchPlan(clusters=clusters, generation=plan.generation)
 
 
 def _cut_by_budget(costs: np.ndarray, budget: int) -> np.ndarray:

@@ -50,6 +50,10 @@ class Reindexing:
     targets_used: int = 0  # in a cluster
     mono_links: int = 0
     cross_links: int = 0
+    # links whose evidence is a chunk of the target's own article or of one of its translations
+    # (metadata "group"): where groups are known, the share that does is a check on retrieval
+    mono_links_in_group: int = 0
+    cross_links_in_group: int = 0
     link_matrix: Optional[np.ndarray] = field(default=None, repr=False)
 
 
@@ -137,6 +141,7 @@ class RetrievalPlanner:
             targets_used=sum(len(c.targets) for c in clusters),
             mono_links=int((~links.cross).sum()),
             cross_links=int(links.cross.sum()),
+            **_links_in_group(links, np.asarray(dataset.metadata["group"])),
             link_matrix=link_matrix(links, np.asarray(dataset.metadata["lang"]), len(self.langs)),
         )
 
@@ -163,12 +168,16 @@ class RetrievalPlanner:
             clusters=len(result.plan),
             mono_links_per_target=round(result.mono_links / per_target, 3),
             cross_links_per_target=round(result.cross_links / per_target, 3),
+            mono_links_in_group=round(result.mono_links_in_group / max(result.mono_links, 1), 3),
+            cross_links_in_group=round(result.cross_links_in_group / max(result.cross_links, 1), 3),
             seconds=seconds,
         )
         logger.info(
             f"re-index {generation} after {updates_since_last} updates: "
             f"{result.num_documents} documents, links per target {stats['mono_links_per_target']} "
-            f"same-language + {stats['cross_links_per_target']} cross-language; "
+            f"same-language + {stats['cross_links_per_target']} cross-language "
+            f"({stats['mono_links_in_group']:.1%} / {stats['cross_links_in_group']:.1%} within the "
+            "target's article group); "
             f"{result.targets_linked} of {result.num_targets} targets linked, "
             f"{result.targets_used} used "
             f"({100 * result.targets_used / per_target:.1f}%) in {len(result.plan)} clusters; "
@@ -178,6 +187,12 @@ class RetrievalPlanner:
             prefix = self.report_dir / f"links_gen{generation}"
             write_link_matrix(prefix, result.link_matrix, self.langs, stats)
             logger.info(f"re-index {generation}: language link matrix in {prefix}.json/.png")
+
+
+def _links_in_group(links: Links, group: np.ndarray) -> Dict[str, int]:
+    same = (group[links.target] == group[links.evidence]) & (group[links.target] >= 0)
+    return dict(mono_links_in_group=int((same & ~links.cross).sum()),
+                cross_links_in_group=int((same & links.cross).sum()))
 
 
 def shard_problem(meta: np.ndarray, wants_cross: bool) -> Optional[str]:

@@ -22,7 +22,7 @@ from ..data.batch_plan import BatchPlan
 from ..data.document_dataset import MargeDocumentDataset
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
 from ..data.plan_iterator import PlanEpochBatchIterator
-from ..data.random_planner import random_plan
+from ..data.random_planner import random_plan, with_random_evidence
 from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
@@ -31,6 +31,7 @@ from .reindex_schedule import ReindexSchedule
 logger = logging.getLogger(__name__)
 
 PLANNERS = ChoiceEnum(["retrieval", "random"])
+VALID_EVIDENCE = ChoiceEnum(["random", "retrieved", "shuffled"])
 
 
 @dataclass
@@ -49,6 +50,13 @@ class MargeTaskConfig(FairseqDataclass):
         default="retrieval",
         metadata={"help": "how clusters are built: retrieval with the current model (the paper), "
                           "or random same-shard documents (the ablation)"},
+    )
+    valid_evidence: VALID_EVIDENCE = field(
+        default="random",
+        metadata={"help": "validation clusters: random same-shard documents; 'retrieved': a "
+                          "retrieval plan built once with the model as loaded; 'shuffled': that "
+                          "plan's targets with random same-shard evidence (the evidence ablation, "
+                          "e.g. with fairseq-validate --model-overrides)"},
     )
     reindex_shards: int = field(
         default=0, metadata={"help": "shards sampled per re-index; 0 = all"}
@@ -177,7 +185,21 @@ class MargeTask(FairseqTask):
             updates_since_last=updates_since_last,
         )
 
-    def retrieval_planner(self) -> RetrievalPlanner:
+    def valid_plan(self, dataset: MargeDocumentDataset) -> BatchPlan:
+        """The fixed plan of a validation split (see ``--valid-evidence``)."""
+        if self.cfg.valid_evidence == "random":
+            return random_plan(dataset, self._cluster_budget(), seed=self.cfg.seed)
+        if self.model is None:
+            raise RuntimeError("--valid-evidence retrieved/shuffled encodes with the model: build it first")
+        # generation 0 and no report files: this plan is not one of training's re-indexes
+        plan = self.retrieval_planner(report=False).plan(
+            dataset, self.model.encoder, generation=0, seed=self.cfg.seed, updates_since_last=0
+        )
+        if self.cfg.valid_evidence == "shuffled":
+            plan = with_random_evidence(plan, dataset, seed=self.cfg.seed)
+        return plan
+
+    def retrieval_planner(self, report: bool = True) -> RetrievalPlanner:
         return RetrievalPlanner(
             mono_links=self.cfg.mono_links,
             cross_links=self.cfg.cross_links,
@@ -186,7 +208,7 @@ class MargeTask(FairseqTask):
             encode_max_tokens=self.cfg.reindex_max_tokens or self._cluster_budget(),
             cluster_budget=self._cluster_budget(),
             langs=self.langs,
-            report_dir=os.path.join(self.cfg.save_dir, "reindex") if self.cfg.save_dir else None,
+            report_dir=os.path.join(self.cfg.save_dir, "reindex") if report and self.cfg.save_dir else None,
         )
 
     def _cluster_budget(self) -> int:
@@ -230,9 +252,8 @@ class MargeTask(FairseqTask):
                 **common,
             )
         else:
-            # validation: one fixed random same-shard plan, every cluster once
-            plan = random_plan(dataset, self._cluster_budget(), seed=self.cfg.seed)
-            batches = [c.item_indices(dataset.num_documents) for c in plan.clusters]
+            # validation: one fixed plan, every cluster once
+            batches = [c.item_indices(dataset.num_documents) for c in self.valid_plan(dataset).clusters]
             epoch_iter = iterators.EpochBatchIterator(
                 dataset, dataset.collater, batches, disable_shuffling=True, **common
             )
