@@ -5,7 +5,7 @@ EXTRAS ?= cpu,test
 comma := ,
 INSTALLED := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install demo test clean
+.PHONY: install demo study test clean
 
 install: $(INSTALLED)
 
@@ -19,6 +19,10 @@ $(INSTALLED): setup.py pyproject.toml constraints.txt
 
 demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo/run.sh
+
+# the real-corpus learning study: CORPUS is the directory ../shared/corpus builds (about 1.5 h)
+study: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/debian_docs/run.sh $(CORPUS)
 
 test: install
 	$(VENV)/bin/python -m pytest -q tests

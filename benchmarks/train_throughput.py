@@ -1,14 +1,22 @@
-"""Training step time: ``marge`` vs fairseq's ``transformer`` at equal dimensions and tokens.
+"""Training step time: ``marge`` vs fairseq's ``transformer`` (and ``marge-pytorch``) at equal
+dimensions, layers and tokens.
 
-Both models train on the same documents, interleaved step by step in one process: MARGE encodes
+The models train on the same documents, interleaved step by step in one process: MARGE encodes
 a cluster's documents as evidence and reconstructs each of them from all the others; the
 transformer encodes each document and reconstructs it from its own encoding (an autoencoder of
 the same size).  Encoder and decoder tokens are therefore equal, and the remaining difference is
 MARGE's own work: cross-attention over every document of the cluster, and the relevance scores.
 
-    python benchmarks/train_throughput.py --data outputs/demo/data-bin --arch marge_tiny
+With ``--marge-pytorch``, the only other public MARGE code (``pip install --no-deps
+marge-pytorch==0.2.9 einops``: a benchmark-only install) trains on the same clusters too.  Its
+batches give every target its own copy of the evidence, (targets, evidence docs, length), so
+each target reads the same documents as in our cluster, but the encoder runs once per target.
+Its decoder's self-attention-only base is set to our depth; its cross-attention layers keep
+their second feed-forward block.
 
-prints one JSON line with median step times, target tokens/s and their ratio.
+    python benchmarks/train_throughput.py --data outputs/demo/data-bin --arch marge_tiny [--marge-pytorch]
+
+prints one JSON line with median step times, target tokens/s and their ratios.
 """
 
 import argparse
@@ -63,6 +71,54 @@ def train_step(model, optimizer, batch, pad):
     return time.perf_counter() - start
 
 
+def marge_pytorch_like(cfg, num_tokens: int, pad: int):
+    """marge-pytorch's ``Marge`` with the dimensions and layer counts of our model config."""
+    try:
+        from marge_pytorch import Marge
+    except ImportError as e:
+        raise SystemExit("--marge-pytorch: pip install --no-deps marge-pytorch==0.2.9 einops") from e
+    dim = cfg.encoder_embed_dim
+    model = Marge(
+        dim=dim, num_tokens=num_tokens, max_seq_len=522,
+        enc_depth=cfg.encoder_layers, enc_retrieval_depth=cfg.relevance_layers,
+        enc_heads=cfg.encoder_attention_heads,
+        # its GEGLU feed-forward is int(mult * 2/3) * dim wide: mult 1.5 x ours gives our width
+        enc_ff_mult=cfg.encoder_ffn_embed_dim / dim * 1.5,
+        # upstream puts 4 self-attention-only layers under dec_depth - 4 cross-attention layers
+        dec_depth=4 + cfg.decoder_layers, dec_heads=cfg.decoder_attention_heads,
+        dec_ff_mult=cfg.decoder_ffn_embed_dim / dim * 1.5,
+    )
+    layers = model.decoder.net.layers
+    # the paper's 4 self-attention-only base layers are fixed upstream: use our count
+    layers.decoder_head = layers.decoder_head[: cfg.decoder_self_layers]
+    model.decoder.ignore_index = model.decoder.pad_value = pad
+    return model
+
+
+def marge_pytorch_batch(marge_batch, pad: int, dim: int):
+    """Our cluster as marge-pytorch's batch: every target reads all the cluster's documents."""
+    docs = marge_batch["target"]
+    targets = docs.size(0)
+    evidence = docs.unsqueeze(0).expand(targets, -1, -1).contiguous()
+    return {
+        "evidence": evidence,
+        "src_mask": evidence.ne(pad),
+        "target": torch.nn.functional.pad(docs, (1, 0), value=pad + 1),  # a first input token
+        "tgt_mask": torch.nn.functional.pad(docs.ne(pad), (1, 0), value=True),
+        # its training loop reads the targets' embeddings from the index: no gradient
+        "target_embeds": torch.nn.functional.normalize(torch.randn(targets, dim), dim=-1),
+    }
+
+
+def marge_pytorch_step(model, optimizer, batch):
+    start = time.perf_counter()
+    loss = model(**batch)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="a marge data directory")
@@ -70,10 +126,11 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per cluster")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--marge-pytorch", action="store_true", help="also time marge-pytorch 0.2.9")
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    _, task, marge = build_from_args(
+    marge_cfg, task, marge = build_from_args(
         [args.data, "--task", "marge", "--arch", args.arch, "--criterion", "marge",
          "--max-tokens", args.max_tokens, "--cpu"]
     )
@@ -87,34 +144,46 @@ def main():
     clusters = random_plan(dataset, args.max_tokens // 2, seed=0).clusters
     clusters = clusters[: args.steps + args.warmup]
     pad = task.dictionary.pad()
-    optimizers = {m: torch.optim.Adam(m.parameters(), lr=1e-4) for m in (marge, transformer)}
-    times = {"marge": [], "transformer": []}
+    models = {"marge": marge, "transformer": transformer}
+    if args.marge_pytorch:
+        models["marge_pytorch"] = marge_pytorch_like(marge_cfg.model, len(task.dictionary), pad)
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-4) for name, m in models.items()}
+    dim = marge.encoder.embed_tokens.embedding_dim
+    times = {name: [] for name in models}
     tokens = []
     for i, cluster in enumerate(clusters):
         marge_batch = dataset.cluster_batch(cluster.evidence, cluster.evidence)
         pair_batch = autoencoder_batch(marge_batch, task.dictionary)
         step = {
-            "marge": train_step(marge.train(), optimizers[marge], marge_batch, pad),
-            "transformer": train_step(transformer.train(), optimizers[transformer], pair_batch, pad),
+            "marge": train_step(marge.train(), optimizers["marge"], marge_batch, pad),
+            "transformer": train_step(transformer.train(), optimizers["transformer"], pair_batch, pad),
         }
+        if args.marge_pytorch:
+            step["marge_pytorch"] = marge_pytorch_step(
+                models["marge_pytorch"].train(), optimizers["marge_pytorch"],
+                marge_pytorch_batch(marge_batch, pad, dim),
+            )
         if i >= args.warmup:
             for name, seconds in step.items():
                 times[name].append(seconds)
             tokens.append(marge_batch["ntokens"])
     median = {name: statistics.median(t) for name, t in times.items()}
     tok_per_s = {name: sum(tokens) / sum(t) for name, t in times.items()}
-    print(json.dumps({
+    result = {
         "arch": args.arch,
         "steps": len(tokens),
         "target_tokens_per_step": statistics.mean(tokens),
         "evidence_tokens_per_step": statistics.mean(tokens),
-        "marge_step_s": round(median["marge"], 4),
-        "transformer_step_s": round(median["transformer"], 4),
-        "marge_target_tok_per_s": round(tok_per_s["marge"], 1),
-        "transformer_target_tok_per_s": round(tok_per_s["transformer"], 1),
-        "ratio_marge_vs_transformer_tok_per_s": round(tok_per_s["marge"] / tok_per_s["transformer"], 3),
-        "threads": torch.get_num_threads(),
-    }))
+    }
+    for name in models:
+        result[f"{name}_step_s"] = round(median[name], 4)
+        result[f"{name}_target_tok_per_s"] = round(tok_per_s[name], 1)
+        result[f"{name}_params"] = sum(p.numel() for p in models[name].parameters())
+    result["ratio_marge_vs_transformer_tok_per_s"] = round(tok_per_s["marge"] / tok_per_s["transformer"], 3)
+    if args.marge_pytorch:
+        result["ratio_marge_vs_marge_pytorch_step_speed"] = round(median["marge_pytorch"] / median["marge"], 3)
+    result["threads"] = torch.get_num_threads()
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
