@@ -6,6 +6,7 @@ from fairseq_marge.data.random_planner import cluster_cost
 from fairseq_marge.retrieval.candidate_links import shard_candidates
 from fairseq_marge.retrieval.cluster_builder import grow_clusters
 from fairseq_marge.retrieval.link_threshold import Links, strongest, threshold_links
+from fairseq_marge.retrieval.retrieval_planner import links_in_group
 
 
 def random_shard(n=300, num_langs=3, seed=0):
@@ -82,3 +83,17 @@ def test_target_too_long_for_any_batch_sits_out():
     clusters = grow_clusters(links, doc_cost, budget=100, cross_weight=100, seed=0)
     assert [c.targets.tolist() for c in clusters] == [[0]]
     assert grow_clusters(Links.concatenate([]), doc_cost, 100, 100, seed=0) == []
+
+
+def test_links_within_the_targets_group_are_counted_by_language():
+    # documents 0-3: group 0 (0, 1 English; 2, 3 German); 4: group 1; 5, 6: no group (-1)
+    group = np.array([0, 0, 0, 0, 1, -1, -1])
+    links = Links(
+        target=np.array([0, 0, 0, 1, 5]),
+        evidence=np.array([1, 2, 4, 3, 6]),
+        score=np.zeros(5, np.float32),
+        cross=np.array([False, True, True, True, False]),
+    )
+    # 0<-1 same language and 0<-2, 1<-3 cross-language within group 0; 0<-4 leaves it; two
+    # documents without a group (5<-6) do not share one
+    assert links_in_group(links, group) == {"mono_links_in_group": 1, "cross_links_in_group": 2}

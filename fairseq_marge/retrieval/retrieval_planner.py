@@ -141,7 +141,7 @@ class RetrievalPlanner:
             targets_used=sum(len(c.targets) for c in clusters),
             mono_links=int((~links.cross).sum()),
             cross_links=int(links.cross.sum()),
-            **_links_in_group(links, np.asarray(dataset.metadata["group"])),
+            **links_in_group(links, np.asarray(dataset.metadata["group"])),
             link_matrix=link_matrix(links, np.asarray(dataset.metadata["lang"]), len(self.langs)),
         )
 
@@ -189,7 +189,9 @@ class RetrievalPlanner:
             logger.info(f"re-index {generation}: language link matrix in {prefix}.json/.png")
 
 
-def _links_in_group(links: Links, group: np.ndarray) -> Dict[str, int]:
+def links_in_group(links: Links, group: np.ndarray) -> Dict[str, int]:
+    """Same- and cross-language links whose evidence shares the target's group (its article
+    and the article's translations); documents without a group (-1) share none."""
     same = (group[links.target] == group[links.evidence]) & (group[links.target] >= 0)
     return dict(mono_links_in_group=int((same & ~links.cross).sum()),
                 cross_links_in_group=int((same & links.cross).sum()))
