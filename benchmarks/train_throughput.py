@@ -59,16 +59,24 @@ def autoencoder_batch(marge_batch, dictionary):
     }
 
 
-def train_step(model, optimizer, batch, pad):
+def timed_update(optimizer, compute_loss):
+    """Seconds of one forward (``compute_loss()``), backward and optimizer step."""
     start = time.perf_counter()
-    logits, _ = model(**batch["net_input"])
-    loss = torch.nn.functional.cross_entropy(
-        logits.view(-1, logits.size(-1)), batch["target"].view(-1), ignore_index=pad
-    )
+    loss = compute_loss()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     return time.perf_counter() - start
+
+
+def train_step(model, optimizer, batch, pad):
+    def token_nll():
+        logits, _ = model(**batch["net_input"])
+        return torch.nn.functional.cross_entropy(
+            logits.view(-1, logits.size(-1)), batch["target"].view(-1), ignore_index=pad
+        )
+
+    return timed_update(optimizer, token_nll)
 
 
 def marge_pytorch_like(cfg, num_tokens: int, pad: int):
@@ -108,15 +116,6 @@ def marge_pytorch_batch(marge_batch, pad: int, dim: int):
         # its training loop reads the targets' embeddings from the index: no gradient
         "target_embeds": torch.nn.functional.normalize(torch.randn(targets, dim), dim=-1),
     }
-
-
-def marge_pytorch_step(model, optimizer, batch):
-    start = time.perf_counter()
-    loss = model(**batch)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return time.perf_counter() - start
 
 
 def main():
@@ -159,10 +158,8 @@ def main():
             "transformer": train_step(transformer.train(), optimizers["transformer"], pair_batch, pad),
         }
         if args.marge_pytorch:
-            step["marge_pytorch"] = marge_pytorch_step(
-                models["marge_pytorch"].train(), optimizers["marge_pytorch"],
-                marge_pytorch_batch(marge_batch, pad, dim),
-            )
+            model, batch = models["marge_pytorch"].train(), marge_pytorch_batch(marge_batch, pad, dim)
+            step["marge_pytorch"] = timed_update(optimizers["marge_pytorch"], lambda: model(**batch))
         if i >= args.warmup:
             for name, seconds in step.items():
                 times[name].append(seconds)

@@ -7,6 +7,7 @@ be targets are also targets; f(x, x) = -inf keeps a target from reading itself.
 """
 
 import logging
+from typing import Dict
 
 import numpy as np
 
@@ -27,10 +28,8 @@ def random_plan(dataset, max_tokens: int, seed: int, generation: int = 0) -> Bat
     sizes = dataset.doc_sizes
     # a document costs its encoding plus, if it may be a target, its reconstruction
     cost = (sizes + 1) + np.where(meta["may_be_target"], sizes + 1, 0)
-    order = np.argsort(np.asarray(meta["shard"]), kind="stable")
-    shards, starts = np.unique(np.asarray(meta["shard"])[order], return_index=True)
     clusters, skipped_docs = [], 0
-    for docs in np.split(order, starts[1:]):
+    for docs in documents_by_shard(np.asarray(meta["shard"])).values():
         docs = rng.permutation(docs)
         cuts = _cut_by_budget(cost[docs], max_tokens)
         for part in np.split(docs, cuts):
@@ -52,9 +51,7 @@ def with_random_evidence(plan: BatchPlan, dataset, seed: int) -> BatchPlan:
     -inf keeps it from reading itself."""
     rng = np.random.default_rng(seed)
     shard_of = np.asarray(dataset.metadata["shard"])
-    order = np.argsort(shard_of, kind="stable")
-    shards, starts = np.unique(shard_of[order], return_index=True)
-    members = dict(zip(shards.tolist(), np.split(order, starts[1:])))
+    members = documents_by_shard(shard_of)
     clusters = []
     for cluster in plan.clusters:
         shard = int(shard_of[cluster.targets[0]])
@@ -63,6 +60,13 @@ def with_random_evidence(plan: BatchPlan, dataset, seed: int) -> BatchPlan:
         evidence = rng.choice(pool, min(len(cluster.evidence), len(pool)), replace=False)
         clusters.append(Cluster(evidence=np.sort(evidence), targets=cluster.targets))
     return BatchPlan(clusters=clusters, generation=plan.generation)
+
+
+def documents_by_shard(shard_of: np.ndarray) -> Dict[int, np.ndarray]:
+    """{shard: its document ids in increasing order}, shards in increasing order."""
+    order = np.argsort(shard_of, kind="stable")
+    shards, starts = np.unique(shard_of[order], return_index=True)
+    return dict(zip(shards.tolist(), np.split(order, starts[1:])))
 
 
 def _cut_by_budget(costs: np.ndarray, budget: int) -> np.ndarray:
