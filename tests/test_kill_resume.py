@@ -1,7 +1,7 @@
 """A run killed with SIGKILL and resumed from its last checkpoint reproduces, update for update,
-the loss trace of an uninterrupted run: once killed mid-epoch, once while re-indexing."""
+the loss trace of an uninterrupted run, wherever the kill lands: mid-epoch, in the last update
+before a re-index, or during a re-index."""
 
-import random
 import re
 import signal
 import subprocess
@@ -12,14 +12,15 @@ import pytest
 
 from conftest import REPO, fairseq_env
 
-UPDATES = 16
+UPDATES = 16  # a re-index every 5 updates: epochs 1-3 of updates 1-5, 6-10, 11-15; epoch 4
 INNER = re.compile(r"\| train_inner \|.* loss=([\d.]+),.* num_updates=(\d+),")
+LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch (\d+) @ (\d+) updates\)")
+FAULTS = Path(__file__).with_name("training_faults.py")
 
 
-def train_command(data_dir, save_dir):
+def train_args(data_dir, save_dir):
     return [
-        str(Path(sys.executable).parent / "fairseq-train"), str(data_dir),
-        "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
+        str(data_dir), "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
         "--criterion", "marge", "--max-tokens", "600", "--optimizer", "adam", "--lr", "1e-3",
         "--max-update", str(UPDATES), "--reindex-interval", "5", "--seed", "7", "--cpu",
         "--save-dir", str(save_dir), "--save-interval-updates", "1", "--no-epoch-checkpoints",
@@ -28,45 +29,47 @@ def train_command(data_dir, save_dir):
     ]
 
 
-def run(data_dir, save_dir, kill_when=None):
-    """Run training; with ``kill_when(line)``, SIGKILL it at the first log line that matches.
-    Returns {update: loss} from the train_inner lines and whether it was killed."""
-    proc = subprocess.Popen(
-        train_command(data_dir, save_dir), cwd=REPO, env=fairseq_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    losses, killed, log = {}, False, []
-    for line in proc.stdout:
-        log.append(line)
-        match = INNER.search(line)
-        if match:
-            losses[int(match.group(2))] = match.group(1)
-        if kill_when is not None and kill_when(line):
-            proc.send_signal(signal.SIGKILL)
-            killed = True
-            break
-    proc.wait()
-    if not killed and proc.returncode != 0:
-        raise AssertionError("".join(log[-40:]))
-    return losses, killed
+def run(data_dir, save_dir, fault=()):
+    """fairseq-train, or with ``fault = (SIGNAL, POINT)`` training_faults.py; returns
+    (exit code, {update: loss} of the train_inner lines, log)."""
+    if fault:
+        command = [sys.executable, str(FAULTS), *fault]
+    else:
+        command = [str(Path(sys.executable).parent / "fairseq-train")]
+    proc = subprocess.run([*command, *train_args(data_dir, save_dir)], cwd=REPO, env=fairseq_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    losses = {int(update): loss for loss, update in INNER.findall(proc.stdout)}
+    return proc.returncode, losses, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data_dir, tmp_path_factory):
+    """The loss trace of the uninterrupted run."""
+    returncode, losses, log = run(tiny_data_dir, tmp_path_factory.mktemp("reference"))
+    assert returncode == 0, log[-3000:]
+    assert sorted(losses) == list(range(1, UPDATES + 1))
+    return losses
 
 
 @pytest.mark.slow
-def test_kill_and_resume_reproduces_the_loss_trace(tiny_data_dir, tmp_path):
-    reference, _ = run(tiny_data_dir, tmp_path / "reference")
-    assert sorted(reference) == list(range(1, UPDATES + 1))
+@pytest.mark.parametrize("point, last_saved", [
+    ("update:7", 6),  # mid-epoch: resumes epoch 2 on its saved plan
+    ("update:10", 9),  # the last update before re-index 3: resumes on epoch 2's plan, then re-indexes
+    ("reindex:3", 10),  # during re-index 3: abandoned, redone on resume
+], ids=["mid-epoch", "last-update-before-reindex", "during-reindex"])
+def test_kill_and_resume_reproduces_the_loss_trace(reference, tiny_data_dir, tmp_path, point, last_saved):
+    returncode, killed, log = run(tiny_data_dir, tmp_path, ("KILL", point))
+    assert returncode == -signal.SIGKILL and f"fault: SIGKILL at {point}" in log, log[-3000:]
+    assert sorted(killed) == list(range(1, last_saved + 1)), "the kill landed elsewhere"
+    if point.startswith("reindex"):
+        assert "epoch 3: building the batch plan" in log and "re-index 3: plan fingerprint" not in log
 
-    kill_update = random.Random().randint(2, UPDATES - 2)
-    print(f"killing at update {kill_update}, then during the second re-index")
-    save_dir = tmp_path / "interrupted"
-    trace = {}
-    scenarios = [
-        lambda line: f"num_updates={kill_update}," in line,  # mid-training
-        lambda line: "epoch 3: building the batch plan" in line,  # while re-indexing
-        None,  # run to the end
-    ]
-    for kill_when in scenarios:
-        losses, killed = run(tiny_data_dir, save_dir, kill_when)
-        trace.update(losses)  # a resumed run's value for an update replaces the killed one's
-        assert killed == (kill_when is not None)
-    assert trace == reference
+    returncode, resumed, log = run(tiny_data_dir, tmp_path)
+    assert returncode == 0, log[-3000:]
+    epoch, updates = map(int, LOADED.search(log).groups())
+    assert updates == last_saved and min(resumed) == last_saved + 1
+    if point.startswith("update"):
+        assert f"resuming epoch {epoch} on its saved batch plan" in log
+    else:
+        assert "epoch 3: building the batch plan" in log
+    assert {**killed, **resumed} == reference
