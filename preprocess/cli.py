@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, List
 from preprocess.binarize import MODEL_NAME, binarize
 from preprocess.chunk import chunk_documents
 from preprocess.clean import clean_documents
+from preprocess.corpus_checks import MIN_DOCUMENTS, check_documents_left, check_not_empty
 from preprocess.document import Chunk, Document, read_chunks, write_jsonl
 from preprocess.langid import identify_languages
 from preprocess.parallel import binarize_parallel
@@ -128,6 +129,7 @@ def documents_with_lang(documents: Iterable[Document], report: Report) -> Iterat
 def read_chunk_files(args, report: Report) -> List[Chunk]:
     chunks = [chunk for path in args.input for chunk in read_chunks(path)]
     report.documents_in = count_documents(chunks)
+    check_not_empty(args.input, report)
     return chunks
 
 
@@ -135,9 +137,11 @@ def count_documents(chunks: Iterable[Chunk]) -> int:
     return sum(chunk.index == 0 for chunk in chunks)
 
 
-def identify(documents: List[Document], args, report: Report) -> List[Document]:
-    return identify_languages(documents, report, args.workers, args.lid_model, args.lid_threshold, args.langs,
-                              args.drop_lang_mismatch)
+def identify(documents: List[Document], args, report: Report, minimum: int) -> List[Document]:
+    documents = identify_languages(documents, report, args.workers, args.lid_model, args.lid_threshold,
+                                   args.langs, args.drop_lang_mismatch)
+    check_documents_left(len(documents), report, "cleaning and language ID", minimum, args.langs)
+    return documents
 
 
 def train_vocab(documents: List[Document], args, report: Report) -> str:
@@ -158,17 +162,22 @@ def shard_and_split(chunks: List[Chunk], args, report: Report) -> List[Chunk]:
 def clean_step(args, report: Report) -> str:
     documents = clean_documents(read_documents(args.input, report), report, args.workers)
     report.documents_out = write_jsonl(args.output, documents)
+    check_not_empty(args.input, report)
     return f"{args.output}.report.json"
 
 
 def langid_step(args, report: Report) -> str:
-    documents = identify(list(read_documents(args.input, report)), args, report)
+    documents = list(read_documents(args.input, report))
+    check_not_empty(args.input, report)
+    documents = identify(documents, args, report, minimum=1)
     report.documents_out = write_jsonl(args.output, documents)
     return f"{args.output}.report.json"
 
 
 def vocab_step(args, report: Report) -> str:
     documents = list(documents_with_lang(read_documents(args.input, report), report))
+    check_not_empty(args.input, report)
+    check_documents_left(len(documents), report, "reading", minimum=1)
     train_vocab(documents, args, report)
     report.documents_out = len(documents)
     return str(Path(args.out) / "vocab.report.json")
@@ -176,6 +185,7 @@ def vocab_step(args, report: Report) -> str:
 
 def chunk_step(args, report: Report) -> str:
     documents = list(documents_with_lang(read_documents(args.input, report), report))
+    check_not_empty(args.input, report)
     chunks = list(chunk_documents(documents, args.spm_model, args.max_tokens_per_doc, report, args.workers))
     write_jsonl(args.output, chunks)
     report.documents_out = count_documents(chunks)
@@ -190,7 +200,9 @@ def shard_step(args, report: Report) -> str:
 
 
 def binarize_step(args, report: Report) -> str:
-    binarize(read_chunk_files(args, report), args.spm_model, args.out, report, args.workers)
+    chunks = read_chunk_files(args, report)
+    check_documents_left(report.documents_in, report, "reading")
+    binarize(chunks, args.spm_model, args.out, report, args.workers)
     return str(Path(args.out) / "report.json")
 
 
@@ -198,8 +210,9 @@ def all_steps(args, report: Report) -> str:
     """Every step in memory, through the same functions as the single steps."""
     with report.timed("read+clean"):
         documents = list(clean_documents(read_documents(args.input, report), report, args.workers))
+    check_not_empty(args.input, report)
     with report.timed("langid"):
-        documents = identify(documents, args, report)
+        documents = identify(documents, args, report, MIN_DOCUMENTS)
     model_path = args.spm_model
     if model_path is None:
         with report.timed("vocab"):

@@ -64,7 +64,7 @@ def identify_languages(
         _predict, (d.text for d in documents), workers, "langid", _load_identifier, (model_path,),
         len(documents),
     )
-    kept, mismatches = [], Counter()
+    kept, mismatches, not_selected = [], Counter(), Counter()
     for document, (predicted, prob) in zip(documents, predictions):
         given = normalise_tag(document.lang) if document.lang is not None else None
         if document.lang is not None and given is None and language_subtag(document.lang) != UNDETERMINED:
@@ -86,10 +86,13 @@ def identify_languages(
         if selected is not None:
             chosen = select_language(label, selected)
             if chosen is None:
+                not_selected[label] += 1
                 report.drop("lang_not_selected", document.origin, f"language {label!r} not in --langs")
                 continue
             label = chosen
         document.lang = label
         kept.append(document)
     report.stats["lang_mismatch_pairs"] = dict(mismatches.most_common(30))
+    if not_selected:
+        report.stats["lang_not_selected"] = dict(not_selected.most_common())
     return kept

@@ -7,6 +7,8 @@ The sample is at most ``sample_size`` lines (the corpus size, if smaller); small
 are upsampled by drawing with replacement.
 """
 
+import logging
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -15,7 +17,13 @@ import numpy as np
 import sentencepiece as spm
 
 from preprocess.document import Document
-from preprocess.report import Report
+from preprocess.report import InputError, Report
+
+logger = logging.getLogger(__name__)
+
+# sentencepiece's own check, the one way a corpus and a vocabulary size do not fit under
+# hard_vocab_limit=False: it needs one piece per character kept by --character-coverage
+_TOO_FEW_PIECES = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
 
 def language_probabilities(counts: Dict[str, int], temperature: float) -> Dict[str, float]:
@@ -58,28 +66,41 @@ def train_sentencepiece(
 
     Only ``<unk>`` is reserved: fairseq's Dictionary adds its own ``<s>``, ``<pad>``,
     ``</s>``. The vocabulary size is a soft limit (``hard_vocab_limit=False``), so a small
-    corpus gives a smaller vocabulary instead of an error.
+    corpus gives a smaller vocabulary, with a warning, instead of an error.
     """
     sample = sample_sentences(documents, sample_size, temperature, seed)
     Path(model_prefix).parent.mkdir(parents=True, exist_ok=True)
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=(line for lang in sorted(sample) for line in sample[lang]),
-        model_prefix=model_prefix,
-        vocab_size=vocab_size,
-        model_type="unigram",
-        character_coverage=character_coverage,
-        hard_vocab_limit=False,
-        unk_id=0,
-        bos_id=-1,
-        eos_id=-1,
-        pad_id=-1,
-        num_threads=workers,
-        minloglevel=1,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=(line for lang in sorted(sample) for line in sample[lang]),
+            model_prefix=model_prefix,
+            vocab_size=vocab_size,
+            model_type="unigram",
+            character_coverage=character_coverage,
+            hard_vocab_limit=False,
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            num_threads=workers,
+            minloglevel=1,
+        )
+    except RuntimeError as e:
+        too_few = _TOO_FEW_PIECES.search(str(e))
+        if too_few is None:
+            raise
+        needed = too_few.group(2)
+        raise InputError(f"--vocab-size {vocab_size} is too small for the corpus's characters, which need "
+                         f"{needed} pieces at --character-coverage {character_coverage}: use --vocab-size "
+                         f"{needed} or more, or a lower --character-coverage") from None
     model_path = f"{model_prefix}.model"
+    pieces = spm.SentencePieceProcessor(model_file=model_path).get_piece_size()
+    if pieces < vocab_size:
+        logger.warning(f"--vocab-size {vocab_size}: the corpus has text for {pieces} pieces only, so "
+                       f"the vocabulary has {pieces}; add text, or ask for --vocab-size {pieces} or less")
     report.stats["vocab"] = {
         "model": model_path,
-        "pieces": spm.SentencePieceProcessor(model_file=model_path).get_piece_size(),
+        "pieces": pieces,
         "requested_vocab_size": vocab_size,
         "temperature": temperature,
         "sample_sentences_per_lang": {lang: len(lines) for lang, lines in sample.items()},

@@ -3,13 +3,15 @@ included, and the data directory read back the way the ``marge`` task reads it."
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import sentencepiece as spm
 from fairseq.data import Dictionary, data_utils
 
-from conftest import run_cli
+from conftest import REPO, fairseq_env, run_cli
 from fairseq_marge.data.document_metadata import load_metadata
 from preprocess.cli import main
 
@@ -126,6 +128,44 @@ def test_on_error_stop_names_file_and_line(tmp_path):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", grouped_records(2) + [b'{"text": 1}'])
     with pytest.raises(SystemExit, match=rf"{corpus}:7: no string field 'text'"):
         run(*all_args(corpus, tmp_path / "out"))
+
+
+@pytest.mark.parametrize("records, extra, error", [
+    ([], ["--on-error", "stop"], r"corpus.jsonl: no documents \(the input is empty\): give JSONL"),
+    ([], ["--on-error", "skip"], r"corpus.jsonl: no documents \(the input is empty\): give JSONL"),
+    ([b'{"text": "unterminated'] * 3, ["--on-error", "skip"],
+     r"none of the 3 input documents is left after cleaning and language ID \(dropped: malformed_json 3;"),
+    (grouped_records(2, langs=("en", "de")), ["--langs", "fr"],
+     r"--langs fr keeps none of the documents \(their languages: en 2, de 2\): choose --langs among these"),
+    (grouped_records(1, langs=("en",)), [], r"only 1 document is left after cleaning and language ID: MARGE "
+                                            r"reconstructs each document from other ones, so it needs at least 2"),
+    (grouped_records(2), ["--vocab-size", 10], r"--vocab-size 10 is too small for the corpus's characters, "
+                                                r"which need \d+ pieces at --character-coverage 0.9995: use"),
+], ids=["empty", "empty-skip", "all-dropped", "langs-keep-nothing", "single-document", "vocab-below-alphabet"])
+def test_a_corpus_that_cannot_make_a_data_directory_stops_with_one_line(tmp_path, records, extra, error):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    with pytest.raises(SystemExit, match=f"^error: .*{error}"):
+        run(*all_args(corpus, tmp_path / "out", *extra))
+    assert not (tmp_path / "out" / "sentencepiece.model").exists(), "checked before training sentencepiece"
+
+
+def test_bad_corpus_from_the_command_line_exits_non_zero_without_a_traceback(tmp_path):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", [])
+    proc = subprocess.run([sys.executable, "-m", "preprocess", *map(str, all_args(corpus, tmp_path / "out"))],
+                          cwd=REPO, env=fairseq_env(), capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {corpus}: no documents (the input is empty): give JSONL with one "
+        '{"text": ...} object per line, or a directory of text files')
+
+
+def test_corpus_too_small_for_the_vocabulary_size_warns_and_gives_a_smaller_one(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", grouped_records(2))
+    report = run(*all_args(corpus, tmp_path / "out", "--vocab-size", 32000))
+    pieces = report["vocab"]["pieces"]
+    assert pieces < 32000
+    assert (f"--vocab-size 32000: the corpus has text for {pieces} pieces only, so the vocabulary has "
+            f"{pieces}; add text, or ask for --vocab-size {pieces} or less") in capsys.readouterr().err
 
 
 def test_single_language_corpus_without_labels_or_groups(tmp_path):
