@@ -30,14 +30,17 @@ class MargeHubInterface(GeneratorHubInterface):
         self.model = self.models[0]
 
     def translate(
-        self, texts: Texts, target_lang: str, beam: int = 6, no_repeat_ngram_size: int = 8, **kwargs
+        self, texts: Texts, target_lang: str, beam: int = 6, no_repeat_ngram_size: int = 8,
+        max_len_a: float = 1.2, max_len_b: int = 10, **kwargs
     ):
         """Zero-shot generation in ``target_lang``, whose token is forced as the first decoder
-        input; the defaults are the paper's (beam 6, no repeated 8-grams).  ``kwargs`` are
-        fairseq generation options (``max_len_b``, ``lenpen``, ...)."""
+        input; the defaults are the paper's (beam 6, no repeated 8-grams).  Outputs are at most
+        ``max_len_a * source tokens + max_len_b`` tokens long, as ``examples/demo/run.sh`` asks
+        of fairseq-generate: fairseq's own limit is 200 tokens whatever the input.  ``kwargs``
+        are other fairseq generation options (``lenpen``, ``min_len``, ...)."""
         return self.sample(
-            texts, beam=beam, no_repeat_ngram_size=no_repeat_ngram_size,
-            inference_step_args={"target_lang": target_lang}, **kwargs,
+            texts, beam=beam, no_repeat_ngram_size=no_repeat_ngram_size, max_len_a=max_len_a,
+            max_len_b=max_len_b, inference_step_args={"target_lang": target_lang}, **kwargs,
         )
 
     def embed(self, texts: Texts, layer: Optional[int] = None) -> Tensor:

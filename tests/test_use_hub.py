@@ -60,3 +60,34 @@ def test_relevance_is_the_cosine_of_g(hub):
                                        hub.model.encoder.relevance_embedding(src))
     torch.testing.assert_close(f[0, 2], expected[0], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(hub.relevance(TEXTS[0], TEXTS[0]), torch.tensor(1.0), rtol=1e-4, atol=1e-4)
+
+
+def test_translate_defaults_fit_the_input_length_and_block_repeated_8grams(hub, monkeypatch):
+    """A model that would repeat one piece forever: by default its output stops at 1.2 x the
+    source length + 10 tokens and holds no 8-gram twice; only when asked does it go on."""
+    favourite = hub.task.dictionary.nspecial + 5
+    output_layer = hub.model.decoder.output_layer
+
+    def biased_output_layer(features):
+        logits = output_layer(features)
+        logits[..., favourite] += 100
+        return logits
+
+    monkeypatch.setattr(hub.model.decoder, "output_layer", biased_output_layer)
+    outputs = []
+    generate = hub.generate
+
+    def recording_generate(*args, **kwargs):
+        hypos = generate(*args, **kwargs)
+        outputs.extend(h[0]["tokens"][:-1].tolist() for h in hypos)  # without the EOS
+        return hypos
+
+    monkeypatch.setattr(hub, "generate", recording_generate)
+    text = "Open the menu right now."
+    hub.translate(text, target_lang="de")
+    eightgrams = [tuple(outputs[0][i : i + 8]) for i in range(len(outputs[0]) - 7)]
+    source_tokens = len(hub.encode(text)) + 1  # + the BOS
+    assert len(outputs[0]) <= int(1.2 * source_tokens + 10)
+    assert len(eightgrams) > 0 and len(set(eightgrams)) == len(eightgrams)
+    hub.translate(text, target_lang="de", no_repeat_ngram_size=0, max_len_a=0, max_len_b=60)
+    assert outputs[1] == [favourite] * 60

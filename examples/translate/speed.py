@@ -1,5 +1,5 @@
 """Generation speed of a MARGE checkpoint vs fairseq's ``transformer`` of the same size, with the
-same beam, on the same inputs, in one run.
+same beam, on the same inputs, in one run; and of MARGE with ``--no-repeat-ngram-size`` on.
 
 The transformer copies MARGE's width, FFN sizes, heads and depth (its decoder has MARGE's
 self-attention-only and cross-attention layers, all with cross-attention), learns its
@@ -64,24 +64,35 @@ def main():
     parser.add_argument("--output-tokens", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=4000, help="source tokens per batch")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per model (the first warms up)")
+    parser.add_argument("--no-repeat-ngram-size", type=int, default=8,
+                        help="also time MARGE with repeated N-grams blocked (the paper's 8; 0: don't)")
     args = parser.parse_args()
 
     hub = load_checkpoint(args.path, args.data, cpu=True, max_tokens=args.max_tokens)
     transformer = same_size_transformer(hub.cfg.model, hub.task).eval()
     en, _ = read_sentences(args.dev, args.lang, args.sentences)
     tokens = [hub.encode(s)[: hub.model.max_positions()[0] - 2] for s in en]  # cut to fit: speed only
-    models = {"marge": hub.model, "transformer": transformer}
-    generation = Namespace(beam=args.beam, max_len_a=0, max_len_b=args.output_tokens, min_len=args.output_tokens)
-    generators = {name: hub.task.build_generator([model], generation) for name, model in models.items()}
-    # the models take turns, so that a change in machine load affects both; best pass of each
-    seconds = {name: [] for name in models}
+    n = args.no_repeat_ngram_size
+    runs = {"marge": (hub.model, 0)}  # name: (model, N-gram size)
+    if n:
+        runs[f"marge_no_repeat_{n}gram"] = (hub.model, n)
+    runs["transformer"] = (transformer, 0)
+    generators = {
+        name: hub.task.build_generator([model], Namespace(
+            beam=args.beam, max_len_a=0, max_len_b=args.output_tokens, min_len=args.output_tokens,
+            no_repeat_ngram_size=ngram_size,
+        ))
+        for name, (model, ngram_size) in runs.items()
+    }
+    # the runs take turns, so that a change in machine load affects all; best pass of each
+    seconds = {name: [] for name in runs}
     with torch.no_grad():
         for _ in range(args.repeats):
-            for name, model in models.items():
+            for name, (model, _) in runs.items():
                 seconds[name].append(seconds_per_pass(hub, generators[name], model, tokens, args.lang))
     result = {"sentences": len(tokens), "beam": args.beam, "output_tokens": args.output_tokens,
               "threads": torch.get_num_threads()}
-    for name, model in models.items():
+    for name, (model, _) in runs.items():
         result[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "sentences_per_second": round(len(tokens) / min(seconds[name]), 2),

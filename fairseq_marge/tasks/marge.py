@@ -25,6 +25,7 @@ from ..data.plan_iterator import PlanEpochBatchIterator
 from ..data.random_planner import random_plan, with_random_evidence
 from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
+from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
 from .reindex_schedule import ReindexSchedule
 
@@ -279,7 +280,12 @@ class MargeTask(FairseqTask):
     def build_generator(self, models, args, **kwargs):
         if self.cfg.retrieve_from:
             models = [self.retrieval_augmented(model) for model in models]
-        return super().build_generator(models, args, **kwargs)
+        generator = super().build_generator(models, args, **kwargs)
+        # fairseq's own blocker bans nothing without its CUDA extension (ngram_repeat_block.py)
+        blocker = getattr(generator, "repeat_ngram_blocker", None)
+        if blocker is not None:
+            generator.repeat_ngram_blocker = NoRepeatNGramBlock(blocker.no_repeat_ngram_size)
+        return generator
 
     def retrieval_augmented(self, model) -> RetrievalAugmentedMarge:
         """``model`` reading evidence retrieved by its own g; the index is built once per model."""
