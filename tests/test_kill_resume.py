@@ -4,48 +4,29 @@ before a re-index, or during a re-index."""
 
 import re
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, fairseq_env
+from training_faults import run_training
 
 UPDATES = 16  # a re-index every 5 updates: epochs 1-3 of updates 1-5, 6-10, 11-15; epoch 4
-INNER = re.compile(r"\| train_inner \|.* loss=([\d.]+),.* num_updates=(\d+),")
 LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch (\d+) @ (\d+) updates\)")
-FAULTS = Path(__file__).with_name("training_faults.py")
 
 
 def train_args(data_dir, save_dir):
     return [
-        str(data_dir), "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
-        "--criterion", "marge", "--max-tokens", "600", "--optimizer", "adam", "--lr", "1e-3",
-        "--max-update", str(UPDATES), "--reindex-interval", "5", "--seed", "7", "--cpu",
-        "--save-dir", str(save_dir), "--save-interval-updates", "1", "--no-epoch-checkpoints",
-        "--disable-validation", "--log-format", "simple", "--log-interval", "1",
-        "--num-workers", "0",
+        data_dir, "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
+        "--criterion", "marge", "--max-tokens", 600, "--optimizer", "adam", "--lr", "1e-3",
+        "--max-update", UPDATES, "--reindex-interval", 5, "--seed", 7, "--cpu",
+        "--save-dir", save_dir, "--save-interval-updates", 1, "--no-epoch-checkpoints",
+        "--disable-validation", "--log-format", "simple", "--log-interval", 1, "--num-workers", 0,
     ]
-
-
-def run(data_dir, save_dir, fault=()):
-    """fairseq-train, or with ``fault = (SIGNAL, POINT)`` training_faults.py; returns
-    (exit code, {update: loss} of the train_inner lines, log)."""
-    if fault:
-        command = [sys.executable, str(FAULTS), *fault]
-    else:
-        command = [str(Path(sys.executable).parent / "fairseq-train")]
-    proc = subprocess.run([*command, *train_args(data_dir, save_dir)], cwd=REPO, env=fairseq_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    losses = {int(update): loss for loss, update in INNER.findall(proc.stdout)}
-    return proc.returncode, losses, proc.stdout
 
 
 @pytest.fixture(scope="module")
 def reference(tiny_data_dir, tmp_path_factory):
     """The loss trace of the uninterrupted run."""
-    returncode, losses, log = run(tiny_data_dir, tmp_path_factory.mktemp("reference"))
+    returncode, losses, log = run_training(train_args(tiny_data_dir, tmp_path_factory.mktemp("reference")))
     assert returncode == 0, log[-3000:]
     assert sorted(losses) == list(range(1, UPDATES + 1))
     return losses
@@ -58,13 +39,13 @@ def reference(tiny_data_dir, tmp_path_factory):
     ("reindex:3", 10),  # during re-index 3: abandoned, redone on resume
 ], ids=["mid-epoch", "last-update-before-reindex", "during-reindex"])
 def test_kill_and_resume_reproduces_the_loss_trace(reference, tiny_data_dir, tmp_path, point, last_saved):
-    returncode, killed, log = run(tiny_data_dir, tmp_path, ("KILL", point))
+    returncode, killed, log = run_training(train_args(tiny_data_dir, tmp_path), ("KILL", point))
     assert returncode == -signal.SIGKILL and f"fault: SIGKILL at {point}" in log, log[-3000:]
     assert sorted(killed) == list(range(1, last_saved + 1)), "the kill landed elsewhere"
     if point.startswith("reindex"):
         assert "epoch 3: building the batch plan" in log and "re-index 3: plan fingerprint" not in log
 
-    returncode, resumed, log = run(tiny_data_dir, tmp_path)
+    returncode, resumed, log = run_training(train_args(tiny_data_dir, tmp_path))
     assert returncode == 0, log[-3000:]
     epoch, updates = map(int, LOADED.search(log).groups())
     assert updates == last_saved and min(resumed) == last_saved + 1

@@ -11,19 +11,36 @@ The process sends itself SIGNAL (KILL, TERM, USR1) at POINT:
 
 Sent from inside, the signal lands exactly there whatever the load of the machine, so a test can
 assert where the run stopped.  The line ``fault: SIGNAL at POINT`` goes to stdout first.
+:func:`run_training` runs it, or plain fairseq-train, and reads the loss trace.
 """
 
 import os
+import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fairseq_cli.train import cli_main  # first: it sets up logging as fairseq-train's log has it
 
-from fairseq_cli.train import cli_main  # noqa: E402
-
+from conftest import REPO, fairseq_env  # noqa: E402 (conftest puts the repository on sys.path)
 from fairseq_marge.retrieval import document_encoder, retrieval_planner  # noqa: E402
 from fairseq_marge.tasks.marge import MargeTask  # noqa: E402
+
+INNER = re.compile(r"\| train_inner \|.* loss=([\d.]+),.* num_updates=(\d+),")
+
+
+def run_training(args, fault=()):
+    """fairseq-train ``args``, or with ``fault = (SIGNAL, POINT)`` this script; returns
+    (exit status, {update: loss} of the train_inner lines, log)."""
+    if fault:
+        command = [sys.executable, __file__, *fault]
+    else:
+        command = [str(Path(sys.executable).parent / "fairseq-train")]
+    proc = subprocess.run([*command, *map(str, args)], cwd=REPO, env=fairseq_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    losses = {int(update): loss for loss, update in INNER.findall(proc.stdout)}
+    return proc.returncode, losses, proc.stdout
 
 
 def fire(signum: signal.Signals, point: str):

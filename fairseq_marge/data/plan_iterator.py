@@ -7,11 +7,13 @@ then shards across ranks as usual.
 
 The plan of the current epoch is part of :meth:`state_dict`, which fairseq stores in every
 checkpoint (``extra_state["train_iterator"]``): a run resumed mid-epoch continues the very same
-plan instead of re-indexing with a model that has moved on.
+plan instead of re-indexing with a model that has moved on.  A checkpoint saved while epoch
+``e`` re-indexes (a preemption abandoning the re-index) holds epoch ``e`` at its start, so the
+resumed run re-indexes.
 """
 
 import logging
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from fairseq.data import iterators
@@ -27,18 +29,26 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
         dataset,
         plan_for_epoch: Callable[[int], BatchPlan],
         batches_in_epoch: Callable[[int], int],
+        preemption=None,  # tasks.preemption.Preemption: a signal abandons a re-index
         **kwargs,
     ):
         self.plan_for_epoch = plan_for_epoch
         self.batches_in_epoch = batches_in_epoch
+        self.preemption = preemption
         self.plan = None
         self.plan_epoch = None
+        self.reindexing_epoch: Optional[int] = None
         super().__init__(dataset, dataset.collater, batch_sampler=self._epoch_batches, **kwargs)
 
     def _epoch_batches(self, dataset, epoch):
         if self.plan_epoch != epoch:
             logger.info(f"epoch {epoch}: building the batch plan")
-            self.plan = self.plan_for_epoch(epoch)
+            self.reindexing_epoch = epoch
+            try:
+                build = lambda: self.plan_for_epoch(epoch)  # noqa: E731
+                self.plan = build() if self.preemption is None else self.preemption.reindex(build, self)
+            finally:
+                self.reindexing_epoch = None
             self.plan_epoch = epoch
         return self.plan.epoch_batches(
             dataset.num_documents, self.batches_in_epoch(epoch), seed=self.seed + epoch
@@ -50,7 +60,14 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
         loaded; a fixed two-document cluster avoids building (re-indexing) a plan just for it."""
         return self.dataset.cluster_batch(evidence=[0, 1], targets=[1])
 
+    def end_of_epoch(self) -> bool:
+        # during a re-index the previous epoch's iterator is exhausted, but this epoch has not begun
+        return self.reindexing_epoch is None and super().end_of_epoch()
+
     def state_dict(self):
+        if self.reindexing_epoch is not None:
+            return {"version": 2, "epoch": self.reindexing_epoch, "iterations_in_epoch": 0,
+                    "shuffle": self.shuffle}
         state = super().state_dict()
         if state["iterations_in_epoch"] > 0:
             state["plan_epoch"] = self.plan_epoch

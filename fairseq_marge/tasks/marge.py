@@ -27,6 +27,7 @@ from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
+from .preemption import Preemption
 from .reindex_schedule import ReindexSchedule
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,7 @@ class MargeTask(FairseqTask):
                 dataset,
                 plan_for_epoch=lambda e: self.build_plan(dataset, e),
                 batches_in_epoch=self._batches_in_epoch(num_shards),
+                preemption=Preemption.install(),  # in fairseq-train: SIGTERM/SIGUSR1 save and exit
                 **common,
             )
         else:

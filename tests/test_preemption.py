@@ -1,0 +1,91 @@
+"""SIGTERM or SIGUSR1 make fairseq-train save a checkpoint at the next update boundary and exit
+with status 75; during a re-index the re-index is abandoned and redone on restart.  The resumed
+run reproduces the uninterrupted loss trace, update for update."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, fairseq_env
+from fairseq_marge.tasks.preemption import EXIT_CODE
+from training_faults import run_training
+
+UPDATES = 12  # a re-index every 5 updates: epochs 1-2 of updates 1-5 and 6-10, epoch 3
+LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch (\d+) @ (\d+) updates\)")
+SAVED = re.compile(r"preemption: checkpoint saved ([\d.]+) s after (SIG\w+); exiting with status 75")
+
+
+def train_args(data_dir, save_dir):
+    """fairseq saves at the end of each epoch only: a checkpoint mid-epoch is the preemption's."""
+    return [
+        data_dir, "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
+        "--criterion", "marge", "--max-tokens", 600, "--optimizer", "adam", "--lr", "1e-3",
+        "--max-update", UPDATES, "--reindex-interval", 5, "--seed", 7, "--cpu",
+        "--save-dir", save_dir, "--no-epoch-checkpoints", "--disable-validation",
+        "--log-format", "simple", "--log-interval", 1, "--num-workers", 0,
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data_dir, tmp_path_factory):
+    returncode, losses, log = run_training(train_args(tiny_data_dir, tmp_path_factory.mktemp("reference")))
+    assert returncode == 0, log[-3000:]
+    assert sorted(losses) == list(range(1, UPDATES + 1))
+    return losses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, point, saved_at", [
+    ("USR1", "update:7", 7),  # mid-update: the update ends, then the checkpoint
+    ("TERM", "reindex:2", 5),  # during re-index 2: abandoned; the checkpoint of update 5 restarts it
+], ids=["mid-update", "during-reindex"])
+def test_signal_saves_at_the_update_boundary_and_resume_reproduces_the_trace(
+        reference, tiny_data_dir, tmp_path, name, point, saved_at):
+    returncode, stopped, log = run_training(train_args(tiny_data_dir, tmp_path), (name, point))
+    assert returncode == EXIT_CODE and f"fault: SIG{name} at {point}" in log, log[-3000:]
+    assert sorted(stopped) == list(range(1, saved_at + 1))
+    assert SAVED.search(log).group(2) == f"SIG{name}"
+    if point.startswith("reindex"):
+        assert "re-index abandoned" in log and "re-index 2: plan fingerprint" not in log
+
+    returncode, resumed, log = run_training(train_args(tiny_data_dir, tmp_path))
+    assert returncode == 0, log[-3000:]
+    assert tuple(map(int, LOADED.search(log).groups())) == (2, saved_at)
+    if point.startswith("update"):
+        assert "resuming epoch 2 on its saved batch plan" in log
+    else:
+        assert "epoch 2: building the batch plan" in log
+    assert min(resumed) == saved_at + 1 and {**stopped, **resumed} == reference
+
+
+@pytest.mark.slow
+def test_signal_during_the_first_reindex_exits_without_a_checkpoint(tiny_data_dir, tmp_path):
+    returncode, stopped, log = run_training(train_args(tiny_data_dir, tmp_path), ("USR1", "reindex:1"))
+    assert returncode == EXIT_CODE and not stopped, log[-3000:]
+    assert "re-index abandoned before the first update of this run, nothing to save" in log
+    assert not (tmp_path / "checkpoint_last.pt").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_from_outside(tiny_data_dir, tmp_path):
+    """The signal a scheduler sends, at whatever point the run has reached."""
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "fairseq-train"), *map(str, train_args(tiny_data_dir, tmp_path))],
+        cwd=REPO, env=fairseq_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log, signalled = [], None
+    for line in proc.stdout:
+        log.append(line)
+        if "num_updates=3," in line:
+            proc.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            break
+    log += proc.stdout.readlines()
+    assert proc.wait() == EXIT_CODE and signalled, "".join(log[-40:])
+    assert time.monotonic() - signalled < 60
+    saved = int(re.search(r"saving a checkpoint after update (\d+)", "".join(log)).group(1))
+    assert 3 <= saved < UPDATES and (tmp_path / "checkpoint_last.pt").exists()
