@@ -14,6 +14,7 @@ import torch
 from conftest import REPO, fairseq_env, run_cli
 from fairseq_marge.data.batch_plan import BatchPlan
 
+FAULTS = Path(__file__).with_name("training_faults.py")
 FINGERPRINT = re.compile(r"re-index (\d+): plan fingerprint ([0-9a-f]{40}) \(rank (\d) of (\d)\)")
 TRAIN_ARGS = [
     "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny", "--criterion", "marge",
@@ -65,8 +66,9 @@ def test_resumed_run_continues_the_saved_plan(first_run, tiny_data_dir):
     assert not fingerprints(resumed), "the resumed run must not re-index mid-epoch"
 
 
-def launch_ranks(data_dir, tmp_path, *extra):
-    """Two CPU ranks of one gloo run, one process each (see README, Distributed training).
+def launch_ranks(data_dir, tmp_path, *extra, faults=None):
+    """Two CPU ranks of one gloo run, one process each (see README, Distributed training);
+    ``faults[rank] = (SIGNAL, POINT)`` runs that rank under training_faults.py.
 
     Each rank logs to its own file: a pipe nobody reads would fill and stall the rank."""
     with socket.socket() as s:
@@ -77,8 +79,12 @@ def launch_ranks(data_dir, tmp_path, *extra):
     for rank in range(2):
         log = tmp_path / f"rank{rank}.log"
         with open(log, "w") as out:
+            if faults and rank in faults:
+                command = [sys.executable, str(FAULTS), *faults[rank]]
+            else:
+                command = [str(Path(sys.executable).parent / "fairseq-train")]
             process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "fairseq-train"), str(data_dir), *TRAIN_ARGS,
+                [*command, str(data_dir), *TRAIN_ARGS,
                  "--save-dir", str(tmp_path / f"rank{rank}"), *extra,
                  "--distributed-world-size", "2", "--distributed-rank", str(rank),
                  "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
@@ -118,3 +124,21 @@ def test_survivor_exits_with_an_error_when_a_rank_dies(tiny_data_dir, tmp_path):
     log = survivor_log.read_text()
     assert survivor.returncode != 0 and time.monotonic() - killed_at < 120, log[-2000:]
     assert re.search(r"Connection closed by peer|Connection reset|Broken pipe", log), log[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", [0, 1])
+def test_survivor_exits_with_an_error_when_a_rank_dies_during_a_reindex(tiny_data_dir, tmp_path, victim):
+    ranks = launch_ranks(tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "1000",
+                         faults={victim: ("KILL", "reindex:2")})  # after its encoding, before the gather
+    (dead, dead_log), (survivor, survivor_log) = ranks[victim], ranks[1 - victim]
+    try:
+        assert dead.wait(timeout=300) == -signal.SIGKILL, dead_log.read_text()[-3000:]
+        died_at = time.monotonic()
+        survivor.wait(timeout=120)
+    finally:
+        survivor.kill()
+    log = survivor_log.read_text()
+    assert survivor.returncode != 0 and time.monotonic() - died_at < 120, log[-2000:]
+    assert re.search(rf"RuntimeError: re-index 2 failed on rank {1 - victim} of 2: .*(Connection closed by peer|"
+                     r"Connection reset|Broken pipe).*; if another rank has died, its log says why", log), log[-2000:]

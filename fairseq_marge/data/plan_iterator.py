@@ -47,6 +47,15 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
             try:
                 build = lambda: self.plan_for_epoch(epoch)  # noqa: E731
                 self.plan = build() if self.preemption is None else self.preemption.reindex(build, self)
+            except RuntimeError as e:
+                if not torch.distributed.is_initialized():
+                    raise
+                # most often the error of a collective operation whose peer has died
+                raise RuntimeError(
+                    f"re-index {epoch} failed on rank {torch.distributed.get_rank()} of "
+                    f"{torch.distributed.get_world_size()}: {e}; if another rank has died, its log "
+                    "says why"
+                ) from e
             finally:
                 self.reindexing_epoch = None
             self.plan_epoch = epoch
