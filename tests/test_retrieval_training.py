@@ -2,19 +2,15 @@
 
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import REPO, fairseq_env, run_cli
+from conftest import run_cli
 from fairseq_marge.data.batch_plan import BatchPlan
+from training_faults import launch_ranks
 
-FAULTS = Path(__file__).with_name("training_faults.py")
 FINGERPRINT = re.compile(r"re-index (\d+): plan fingerprint ([0-9a-f]{40}) \(rank (\d) of (\d)\)")
 TRAIN_ARGS = [
     "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny", "--criterion", "marge",
@@ -66,38 +62,13 @@ def test_resumed_run_continues_the_saved_plan(first_run, tiny_data_dir):
     assert not fingerprints(resumed), "the resumed run must not re-index mid-epoch"
 
 
-def launch_ranks(data_dir, tmp_path, *extra, faults=None):
-    """Two CPU ranks of one gloo run, one process each (see README, Distributed training);
-    ``faults[rank] = (SIGNAL, POINT)`` runs that rank under training_faults.py.
-
-    Each rank logs to its own file: a pipe nobody reads would fill and stall the rank."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(fairseq_env(), OMP_NUM_THREADS="1")
-    ranks = []
-    for rank in range(2):
-        log = tmp_path / f"rank{rank}.log"
-        with open(log, "w") as out:
-            if faults and rank in faults:
-                command = [sys.executable, str(FAULTS), *faults[rank]]
-            else:
-                command = [str(Path(sys.executable).parent / "fairseq-train")]
-            process = subprocess.Popen(
-                [*command, str(data_dir), *TRAIN_ARGS,
-                 "--save-dir", str(tmp_path / f"rank{rank}"), *extra,
-                 "--distributed-world-size", "2", "--distributed-rank", str(rank),
-                 "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
-                 "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"],
-                stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
-            )
-        ranks.append((process, log))
-    return ranks
+def launch_two_ranks(data_dir, tmp_path, *extra, faults=None):
+    return launch_ranks([data_dir, *TRAIN_ARGS, "--save-dir", tmp_path / "save", *extra], tmp_path, faults=faults)
 
 
 @pytest.mark.slow
 def test_two_ranks_train_on_the_same_plan(tiny_data_dir, tmp_path):
-    ranks = launch_ranks(tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "6")
+    ranks = launch_two_ranks(tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "6")
     for process, log in ranks:
         assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
     rank0, rank1 = (fingerprints(log.read_text()) for _, log in ranks)
@@ -107,7 +78,7 @@ def test_two_ranks_train_on_the_same_plan(tiny_data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_survivor_exits_with_an_error_when_a_rank_dies(tiny_data_dir, tmp_path):
-    (survivor, survivor_log), (victim, victim_log) = launch_ranks(
+    (survivor, survivor_log), (victim, victim_log) = launch_two_ranks(
         tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "1000"
     )
     deadline = time.monotonic() + 300
@@ -129,7 +100,7 @@ def test_survivor_exits_with_an_error_when_a_rank_dies(tiny_data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", [0, 1])
 def test_survivor_exits_with_an_error_when_a_rank_dies_during_a_reindex(tiny_data_dir, tmp_path, victim):
-    ranks = launch_ranks(tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "1000",
+    ranks = launch_two_ranks(tiny_data_dir, tmp_path, "--reindex-interval", "3", "--max-update", "1000",
                          faults={victim: ("KILL", "reindex:2")})  # after its encoding, before the gather
     (dead, dead_log), (survivor, survivor_log) = ranks[victim], ranks[1 - victim]
     try:

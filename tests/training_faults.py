@@ -1,8 +1,11 @@
-"""``fairseq-train`` with a fault at an exact point, for the kill, preemption and dying-rank tests.
+"""``fairseq-train`` with a fault at an exact point, or recording the batches it trains, for the
+kill, preemption, dying-rank and world-size tests.
 
-    python tests/training_faults.py SIGNAL POINT FAIRSEQ_TRAIN_ARGS...
+    python tests/training_faults.py [record] [SIGNAL POINT] FAIRSEQ_TRAIN_ARGS...
 
-The process sends itself SIGNAL (KILL, TERM, USR1) at POINT:
+``record`` prints ``trained: update U rank R items I,J,...`` for each batch a rank trains (the
+item indices of its cluster, sorted).  The process sends itself SIGNAL (KILL, TERM, USR1) at
+POINT:
 
 - ``update:N``: in the middle of update N, after its forward and backward, before the optimizer
   step;
@@ -11,15 +14,19 @@ The process sends itself SIGNAL (KILL, TERM, USR1) at POINT:
 
 Sent from inside, the signal lands exactly there whatever the load of the machine, so a test can
 assert where the run stopped.  The line ``fault: SIGNAL at POINT`` goes to stdout first.
-:func:`run_training` runs it, or plain fairseq-train, and reads the loss trace.
+:func:`run_training` runs it, or plain fairseq-train, and reads the loss trace;
+:func:`launch_ranks` runs the ranks of a distributed run.
 """
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from fairseq_cli.train import cli_main  # first: it sets up logging as fairseq-train's log has it
 
@@ -30,17 +37,60 @@ from fairseq_marge.tasks.marge import MargeTask  # noqa: E402
 INNER = re.compile(r"\| train_inner \|.* loss=([\d.]+),.* num_updates=(\d+),")
 
 
-def run_training(args, fault=()):
-    """fairseq-train ``args``, or with ``fault = (SIGNAL, POINT)`` this script; returns
-    (exit status, {update: loss} of the train_inner lines, log)."""
-    if fault:
-        command = [sys.executable, __file__, *fault]
-    else:
-        command = [str(Path(sys.executable).parent / "fairseq-train")]
-    proc = subprocess.run([*command, *map(str, args)], cwd=REPO, env=fairseq_env(),
+TRAINED = re.compile(r"trained: update (\d+) rank (\d+) items ([\d,]+)")
+
+
+def command(fault=(), record=False):
+    if fault or record:
+        return [sys.executable, __file__, *(["record"] if record else []), *fault]
+    return [str(Path(sys.executable).parent / "fairseq-train")]
+
+
+def run_training(args, fault=(), record=False):
+    """fairseq-train ``args``, or with ``fault = (SIGNAL, POINT)`` or ``record`` this script;
+    returns (exit status, {update: loss} of the train_inner lines, log)."""
+    proc = subprocess.run([*command(fault, record), *map(str, args)], cwd=REPO, env=fairseq_env(),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     losses = {int(update): loss for loss, update in INNER.findall(proc.stdout)}
     return proc.returncode, losses, proc.stdout
+
+
+def launch_ranks(args, log_dir, world_size=2, faults=None, record=False):
+    """The CPU ranks of one gloo run, one process each (see README, Distributed training);
+    ``faults[rank] = (SIGNAL, POINT)`` for a rank with a fault.  Returns [(process, log file)].
+
+    Each rank logs to its own file: a pipe nobody reads would fill and stall the rank."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(fairseq_env(), OMP_NUM_THREADS="1")
+    ranks = []
+    for rank in range(world_size):
+        log = Path(log_dir) / f"rank{rank}.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen(
+                [*command((faults or {}).get(rank, ()), record), *map(str, args),
+                 "--distributed-world-size", str(world_size), "--distributed-rank", str(rank),
+                 "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
+                 "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"],
+                stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+            )
+        ranks.append((process, log))
+    return ranks
+
+
+def record_batches():
+    train_step = MargeTask.train_step
+
+    def recording_train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        if not ignore_grad:  # not one of fairseq's dummy batches
+            rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+            evidence = sample["documents"][: sample["net_input"]["num_evidence"]]
+            items = sorted(evidence.tolist() + sample["id"].tolist())
+            print(f"trained: update {update_num + 1} rank {rank} items {','.join(map(str, items))}", flush=True)
+        return train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad)
+
+    MargeTask.train_step = recording_train_step
 
 
 def fire(signum: signal.Signals, point: str):
@@ -79,9 +129,14 @@ def at_reindex(epoch: int, fault):
 
 
 if __name__ == "__main__":
-    name, point = sys.argv[1:3]
-    signum = signal.Signals["SIG" + name]
-    kind, number = point.split(":")
-    {"update": at_update, "reindex": at_reindex}[kind](int(number), lambda: fire(signum, point))
-    sys.argv = ["fairseq-train", *sys.argv[3:]]
+    args = sys.argv[1:]
+    if args[0] == "record":
+        record_batches()
+        args = args[1:]
+    if args[0] in ("KILL", "TERM", "USR1"):
+        signum, point = signal.Signals["SIG" + args[0]], args[1]
+        kind, number = point.split(":")
+        {"update": at_update, "reindex": at_reindex}[kind](int(number), lambda: fire(signum, point))
+        args = args[2:]
+    sys.argv = ["fairseq-train", *args]
     cli_main()

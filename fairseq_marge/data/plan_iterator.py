@@ -3,13 +3,17 @@
 One epoch is the stretch of training between two re-indexings: at the start of epoch ``e``
 the iterator asks the task for the plan of ``e`` (the task re-indexes with the current model)
 and expands it into exactly ``updates(e) * update_freq * world_size`` batches, which fairseq
-then shards across ranks as usual.
+then shards across ranks as usual: at step ``i`` of the epoch (one batch per rank; ``update_freq``
+steps per update) rank ``r`` trains batch ``i * world_size + r``.  fairseq's own shuffle of the
+batches is off: the plan's order is already a seeded random one, and fairseq's would depend on
+the world size.
 
 The plan of the current epoch is part of :meth:`state_dict`, which fairseq stores in every
 checkpoint (``extra_state["train_iterator"]``): a run resumed mid-epoch continues the very same
 plan instead of re-indexing with a model that has moved on.  A checkpoint saved while epoch
 ``e`` re-indexes (a preemption abandoning the re-index) holds epoch ``e`` at its start, so the
-resumed run re-indexes.
+resumed run re-indexes.  A run resumed on another world size goes on from the first batch of
+the sequence that no rank has trained, for the steps left in the epoch.
 """
 
 import logging
@@ -21,6 +25,8 @@ from fairseq.data import iterators
 from .batch_plan import BatchPlan
 
 logger = logging.getLogger(__name__)
+# fairseq silences INFO on ranks > 0; what a rank resumes from must be visible on every rank
+logger.setLevel(logging.INFO)
 
 
 class PlanEpochBatchIterator(iterators.EpochBatchIterator):
@@ -38,7 +44,12 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
         self.plan = None
         self.plan_epoch = None
         self.reindexing_epoch: Optional[int] = None
-        super().__init__(dataset, dataset.collater, batch_sampler=self._epoch_batches, **kwargs)
+        # where this run's batches of the epoch start: past the steps a resumed checkpoint had
+        # done on another world size (else 0 and 0, and fairseq's offset skips what is done)
+        self.plan_start = 0  # in the epoch's batch sequence
+        self.steps_before = 0
+        super().__init__(dataset, dataset.collater, batch_sampler=self._epoch_batches,
+                         disable_shuffling=True, **kwargs)
 
     def _epoch_batches(self, dataset, epoch):
         if self.plan_epoch != epoch:
@@ -59,9 +70,10 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
             finally:
                 self.reindexing_epoch = None
             self.plan_epoch = epoch
-        return self.plan.epoch_batches(
-            dataset.num_documents, self.batches_in_epoch(epoch), seed=self.seed + epoch
-        )
+            self.plan_start, self.steps_before = 0, 0
+        # the rest of the epoch's batch sequence, from the first batch not trained
+        end = self.plan_start + self.batches_in_epoch(epoch) - self.steps_before * self.num_shards
+        return self.plan.epoch_batches(dataset.num_documents, end, seed=self.seed + epoch)[self.plan_start:]
 
     @property
     def first_batch(self):
@@ -78,11 +90,15 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
             return {"version": 2, "epoch": self.reindexing_epoch, "iterations_in_epoch": 0,
                     "shuffle": self.shuffle}
         state = super().state_dict()
-        if state["iterations_in_epoch"] > 0:
+        steps = state["iterations_in_epoch"]
+        if steps > 0:
             state["plan_epoch"] = self.plan_epoch
             state["plan"] = {
                 k: torch.as_tensor(v) for k, v in self.plan.state_dict().items()
             }
+            # the epoch's progress whatever the world size
+            state["plan_steps"] = self.steps_before + steps
+            state["plan_position"] = self.plan_start + steps * self.num_shards
         return state
 
     def load_state_dict(self, state_dict):
@@ -90,9 +106,17 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
             plan = {k: v.numpy() for k, v in state_dict["plan"].items()}
             self.plan = BatchPlan.from_state_dict(plan)
             self.plan_epoch = state_dict["plan_epoch"]
+            steps = state_dict.get("plan_steps", state_dict["iterations_in_epoch"])
+            position = state_dict.get("plan_position", steps * self.num_shards)
+            if position == steps * self.num_shards:  # as if on this world size all along
+                state_dict = {**state_dict, "iterations_in_epoch": steps}
+            else:  # saved on another world size: this run's batches start after the trained ones
+                self.plan_start, self.steps_before = position, steps
+                state_dict = {**state_dict, "iterations_in_epoch": 0}
             logger.info(
                 f"resuming epoch {self.plan_epoch} on its saved batch plan "
                 f"(generation {self.plan.generation}, {len(self.plan)} clusters, "
-                f"fingerprint {self.plan.fingerprint()[:12]})"
+                f"fingerprint {self.plan.fingerprint()[:12]}) at batch {position} of its "
+                f"sequence, rank {self.shard_id} of {self.num_shards}"
             )
         super().load_state_dict(state_dict)
