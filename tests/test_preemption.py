@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import REPO, fairseq_env
 from fairseq_marge.tasks.preemption import EXIT_CODE
-from training_faults import run_training
+from training_faults import launch_ranks, run_training
 
 UPDATES = 12  # a re-index every 5 updates: epochs 1-2 of updates 1-5 and 6-10, epoch 3
 LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch (\d+) @ (\d+) updates\)")
@@ -74,9 +75,10 @@ def test_signal_during_the_first_reindex_exits_without_a_checkpoint(tiny_data_di
 @pytest.mark.slow
 def test_sigterm_from_outside(tiny_data_dir, tmp_path):
     """The signal a scheduler sends, at whatever point the run has reached."""
+    fairseq_train = str(Path(sys.executable).parent / "fairseq-train")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "fairseq-train"), *map(str, train_args(tiny_data_dir, tmp_path))],
-        cwd=REPO, env=fairseq_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [fairseq_train, *map(str, train_args(tiny_data_dir, tmp_path))], cwd=REPO, env=fairseq_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log, signalled = [], None
     for line in proc.stdout:
         log.append(line)
@@ -89,3 +91,16 @@ def test_sigterm_from_outside(tiny_data_dir, tmp_path):
     assert time.monotonic() - signalled < 60
     saved = int(re.search(r"saving a checkpoint after update (\d+)", "".join(log)).group(1))
     assert 3 <= saved < UPDATES and (tmp_path / "checkpoint_last.pt").exists()
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_rank_stops_every_rank_after_the_same_update(tiny_data_dir, tmp_path):
+    ranks = launch_ranks(train_args(tiny_data_dir, tmp_path), tmp_path, faults={1: ("USR1", "update:3")})
+    logs = []
+    for process, log in ranks:
+        assert process.wait(timeout=300) == EXIT_CODE, log.read_text()[-3000:]
+        logs.append(log.read_text())
+    assert "preemption (another rank signalled): saving a checkpoint after update 3" in logs[0]
+    assert "preemption (SIGUSR1 received): saving a checkpoint after update 3" in logs[1]
+    state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    assert state["optimizer_history"][-1]["num_updates"] == 3

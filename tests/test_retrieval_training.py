@@ -63,7 +63,8 @@ def test_resumed_run_continues_the_saved_plan(first_run, tiny_data_dir):
 
 
 def launch_two_ranks(data_dir, tmp_path, *extra, faults=None):
-    return launch_ranks([data_dir, *TRAIN_ARGS, "--save-dir", tmp_path / "save", *extra], tmp_path, faults=faults)
+    args = [data_dir, *TRAIN_ARGS, "--save-dir", tmp_path / "save", *extra]
+    return launch_ranks(args, tmp_path, faults=faults)
 
 
 @pytest.mark.slow
@@ -111,5 +112,6 @@ def test_survivor_exits_with_an_error_when_a_rank_dies_during_a_reindex(tiny_dat
         survivor.kill()
     log = survivor_log.read_text()
     assert survivor.returncode != 0 and time.monotonic() - died_at < 120, log[-2000:]
-    assert re.search(rf"RuntimeError: re-index 2 failed on rank {1 - victim} of 2: .*(Connection closed by peer|"
-                     r"Connection reset|Broken pipe).*; if another rank has died, its log says why", log), log[-2000:]
+    assert re.search(rf"RuntimeError: re-index 2 failed on rank {1 - victim} of 2: .*(Connection closed by "
+                     r"peer|Connection reset|Broken pipe).*; if another rank has died, its log says why",
+                     log), log[-2000:]

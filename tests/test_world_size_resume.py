@@ -50,7 +50,8 @@ def trained(logs):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("before, after", [(2, 1), (1, 2)])
-def test_resume_on_another_world_size_trains_each_batch_of_the_plan_once(tiny_data_dir, tmp_path, before, after):
+def test_resume_on_another_world_size_trains_each_batch_of_the_plan_once(
+        tiny_data_dir, tmp_path, before, after):
     # epoch 2 is updates 5-8: 2 of them before the checkpoint, 2 after; then re-index 3
     first = train(tiny_data_dir, tmp_path, before, max_update=6)
     state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)["extra_state"]["train_iterator"]
@@ -58,7 +59,8 @@ def test_resume_on_another_world_size_trains_each_batch_of_the_plan_once(tiny_da
     second = train(tiny_data_dir, tmp_path, after, max_update=10)
 
     num_documents = len(np.load(tiny_data_dir / "train.meta.npy"))
-    sequence = [tuple(sorted(b)) for b in plan.epoch_batches(num_documents, 2 * before + 2 * after, SEED + 2)]
+    batches = plan.epoch_batches(num_documents, 2 * before + 2 * after, seed=SEED + 2)
+    sequence = [tuple(sorted(b)) for b in batches]
     assert len(set(sequence)) == len(sequence), "distinct batches, or the test would not see a repeat"
     before_batches, after_batches = trained(first), trained(second)
     assert [b for u in (5, 6) for b in before_batches[u]] == sequence[: 2 * before]
@@ -67,5 +69,5 @@ def test_resume_on_another_world_size_trains_each_batch_of_the_plan_once(tiny_da
 
     resumed = [RESUMED.search(log).groups() for log in second]
     assert resumed == [(plan.fingerprint()[:12], str(2 * before), str(r), str(after)) for r in range(after)]
-    reindex_3 = {fp for log in second for generation, fp, _, _ in FINGERPRINT.findall(log) if generation == "3"}
+    reindex_3 = {fp for log in second for gen, fp, _, _ in FINGERPRINT.findall(log) if gen == "3"}
     assert len(reindex_3) == 1 and all("re-index 3: plan fingerprint" in log for log in second)

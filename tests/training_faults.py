@@ -87,7 +87,8 @@ def record_batches():
             rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
             evidence = sample["documents"][: sample["net_input"]["num_evidence"]]
             items = sorted(evidence.tolist() + sample["id"].tolist())
-            print(f"trained: update {update_num + 1} rank {rank} items {','.join(map(str, items))}", flush=True)
+            items = ",".join(map(str, items))
+            print(f"trained: update {update_num + 1} rank {rank} items {items}", flush=True)
         return train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad)
 
     MargeTask.train_step = recording_train_step

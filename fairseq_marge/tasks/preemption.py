@@ -26,6 +26,8 @@ from fairseq import checkpoint_utils
 from ..retrieval.document_encoder import data_parallel
 
 logger = logging.getLogger(__name__)
+# fairseq silences INFO on ranks > 0; every rank's log must say why it stopped
+logger.setLevel(logging.INFO)
 
 EXIT_CODE = 75
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
@@ -52,11 +54,12 @@ class Preemption:
         if train_module is None or threading.current_thread() is not threading.main_thread():
             return None
         preemption = cls(train_module)
-        validate_and_save = getattr(train_module.validate_and_save, "__wrapped__", train_module.validate_and_save)
+        current = train_module.validate_and_save
+        validate_and_save = getattr(current, "__wrapped__", current)  # once, also if installed again
 
         @functools.wraps(validate_and_save)
-        def validate_save_and_maybe_exit(cfg, trainer, task, epoch_itr, valid_subsets, end_of_epoch):
-            valid_losses, should_stop = validate_and_save(cfg, trainer, task, epoch_itr, valid_subsets, end_of_epoch)
+        def validate_save_and_maybe_exit(cfg, trainer, task, epoch_itr, *args):
+            valid_losses, should_stop = validate_and_save(cfg, trainer, task, epoch_itr, *args)
             preemption.at_update_boundary(cfg, trainer, epoch_itr, should_stop)
             return valid_losses, should_stop
 
