@@ -21,7 +21,8 @@ class MargeCriterionConfig(FairseqDataclass):
 @register_criterion("marge", dataclass=MargeCriterionConfig)
 class MargeCriterion(FairseqCriterion):
     """Logs, besides loss/nll/ppl: ``beta``; the mean f over same-language (``f_mono``) and
-    cross-language (``f_cross``) target/evidence pairs; and, in validation, ``attn_best``, the
+    cross-language (``f_cross``) target/evidence pairs; ``f_std``, the standard deviation of f
+    over a target's evidence, averaged over targets; and, in validation, ``attn_best``, the
     share of the last cross-attention layer's mass that falls on the best-scored document."""
 
     def __init__(self, task, label_smoothing, sentence_avg):
@@ -66,9 +67,16 @@ class MargeCriterion(FairseqCriterion):
         valid = f.isfinite()
         f = f.detach().masked_fill(~valid, 0.0)
         mono, cross = valid & same_lang, valid & ~same_lang
+        # the spread of f over each target's evidence: a flat f (all pairs alike) biases every
+        # document equally, however high its mean
+        count = valid.sum(dim=1)
+        rows = count > 1
+        mean = f.sum(dim=1, keepdim=True) / count.clamp(min=1)[:, None]
+        var = ((f - mean).masked_fill(~valid, 0.0) ** 2).sum(dim=1) / (count - 1).clamp(min=1)
         return {
             "f_mono_sum": float(f[mono].sum()), "f_mono_n": int(mono.sum()),
             "f_cross_sum": float(f[cross].sum()), "f_cross_n": int(cross.sum()),
+            "f_std_sum": float(var[rows].sqrt().sum()), "f_std_n": int(rows.sum()),
         }
 
     def _attention_on_best(self, attn, key_document, f, target):
@@ -92,7 +100,7 @@ class MargeCriterion(FairseqCriterion):
         metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["nll_loss"].avg))
         if total("n_outputs"):
             metrics.log_scalar("beta", total("beta") / total("n_outputs"), round=3)
-        for name in ("f_mono", "f_cross", "attn_best"):
+        for name in ("f_mono", "f_cross", "f_std", "attn_best"):
             count = total(f"{name}_n")
             if count:
                 metrics.log_scalar(name, total(f"{name}_sum") / count, count, round=3)

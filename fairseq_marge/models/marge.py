@@ -31,6 +31,10 @@ class MargeConfig(FairseqDataclass):
     beta_init: float = field(
         default=1.0, metadata={"help": "initial beta, the trainable scale of f in cross-attention"}
     )
+    detach_relevance: bool = field(
+        default=False,
+        metadata={"help": "ablation: no gradient from the cross-attention bias into g (f is still used)"},
+    )
     decoder_self_layers: int = field(
         default=2, metadata={"help": "decoder layers without cross-attention at its base (paper: 4)"}
     )

@@ -55,7 +55,7 @@ class MargeEncoder(FairseqEncoder):
             [TransformerEncoderLayerBase(layer_cfg) for _ in range(cfg.encoder_layers)]
         )
         self.layer_norm = LayerNorm(embed_dim) if cfg.encoder_normalize_before else None
-        self.relevance = RelevanceScorer(cfg.beta_init)
+        self.relevance = RelevanceScorer(cfg.beta_init, detach=getattr(cfg, "detach_relevance", False))
 
     def embed(self, src_tokens: Tensor) -> Tensor:
         x = self.embed_scale * self.embed_tokens(src_tokens) + self.embed_positions(src_tokens)

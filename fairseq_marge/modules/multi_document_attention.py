@@ -12,6 +12,7 @@ reorders the small per-row tensors (``memory_index``, ``key_bias``), never the m
 key/value projections of the memory are computed once per decoding run.
 """
 
+import math
 from typing import Dict, Optional
 
 import torch
@@ -33,6 +34,15 @@ class MultiDocumentAttention(nn.Module):
         self.k_proj = nn.Linear(embed_dim, embed_dim)
         self.v_proj = nn.Linear(embed_dim, embed_dim)
         self.out_proj = nn.Linear(embed_dim, embed_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """As fairseq's ``MultiheadAttention`` (q/k/v: Xavier with gain 1/sqrt(2), as if the three
+        were one fused matrix; output: Xavier, zero bias), not ``nn.Linear``'s default."""
+        for proj in (self.q_proj, self.k_proj, self.v_proj):
+            nn.init.xavier_uniform_(proj.weight, gain=1 / math.sqrt(2))
+        nn.init.xavier_uniform_(self.out_proj.weight)
+        nn.init.constant_(self.out_proj.bias, 0.0)
 
     def _split_heads(self, x: Tensor) -> Tensor:
         """(T, B, C) -> (B, H, T, d)"""

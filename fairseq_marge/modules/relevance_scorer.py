@@ -12,9 +12,12 @@ from torch import Tensor, nn
 
 
 class RelevanceScorer(nn.Module):
-    def __init__(self, beta_init: float):
+    def __init__(self, beta_init: float, detach: bool = False):
+        """``detach``: the ablation that cuts the reconstruction loss's gradient into g through
+        the bias (f still biases attention, but only the shared encoder path trains g)."""
         super().__init__()
         self.beta = nn.Parameter(torch.tensor(float(beta_init)))
+        self.detach = detach
 
     @staticmethod
     def cosine(g_targets: Tensor, g_evidence: Tensor) -> Tensor:
@@ -31,5 +34,7 @@ class RelevanceScorer(nn.Module):
                product so that a negative beta cannot turn -inf into +inf.
         """
         f = self.cosine(g_targets, g_evidence)
+        if self.detach:
+            f = f.detach()
         bias = (self.beta * f).masked_fill(same_document, float("-inf"))
         return f.masked_fill(same_document, float("-inf")), bias

@@ -54,6 +54,7 @@ class Reindexing:
     # (metadata "group"): where groups are known, the share that does is a check on retrieval
     mono_links_in_group: int = 0
     cross_links_in_group: int = 0
+    targets_with_group_evidence: int = 0  # used targets whose cluster holds a group-mate as evidence
     link_matrix: Optional[np.ndarray] = field(default=None, repr=False)
 
 
@@ -127,6 +128,7 @@ class RetrievalPlanner:
             logger.info(f"re-index {generation}: {len(bad_shards)} shard(s) with {problem}: {examples}")
         _explain_duplicates(links, generation)
 
+        group = np.asarray(dataset.metadata["group"])
         plan = BatchPlan(clusters, generation)
         if not clusters:
             logger.warning(f"re-index {generation}: no target has a link in the sampled shards; "
@@ -141,7 +143,8 @@ class RetrievalPlanner:
             targets_used=sum(len(c.targets) for c in clusters),
             mono_links=int((~links.cross).sum()),
             cross_links=int(links.cross.sum()),
-            **links_in_group(links, np.asarray(dataset.metadata["group"])),
+            **links_in_group(links, group),
+            targets_with_group_evidence=targets_with_group_evidence(clusters, group),
             link_matrix=link_matrix(links, np.asarray(dataset.metadata["lang"]), len(self.langs)),
         )
 
@@ -170,6 +173,8 @@ class RetrievalPlanner:
             cross_links_per_target=round(result.cross_links / per_target, 3),
             mono_links_in_group=round(result.mono_links_in_group / max(result.mono_links, 1), 3),
             cross_links_in_group=round(result.cross_links_in_group / max(result.cross_links, 1), 3),
+            targets_with_group_evidence=round(
+                result.targets_with_group_evidence / max(result.targets_used, 1), 3),
             seconds=seconds,
         )
         logger.info(
@@ -180,7 +185,8 @@ class RetrievalPlanner:
             "target's article group); "
             f"{result.targets_linked} of {result.num_targets} targets linked, "
             f"{result.targets_used} used "
-            f"({100 * result.targets_used / per_target:.1f}%) in {len(result.plan)} clusters; "
+            f"({100 * result.targets_used / per_target:.1f}%) in {len(result.plan)} clusters, "
+            f"{stats['targets_with_group_evidence']:.1%} of them with evidence from their group; "
             "seconds " + ", ".join(f"{s} {t:.2f}" for s, t in seconds.items())
         )
         if self.report_dir is not None and result.link_matrix is not None:
@@ -195,6 +201,18 @@ def links_in_group(links: Links, group: np.ndarray) -> Dict[str, int]:
     same = (group[links.target] == group[links.evidence]) & (group[links.target] >= 0)
     return dict(mono_links_in_group=int((same & ~links.cross).sum()),
                 cross_links_in_group=int((same & links.cross).sum()))
+
+
+def targets_with_group_evidence(clusters: List[Cluster], group: np.ndarray) -> int:
+    """Targets whose cluster encodes another document of their group (a chunk of the same
+    article or a translation): in a known-answer corpus, the targets that can see their twin."""
+    count = 0
+    for cluster in clusters:
+        evidence_groups = group[cluster.evidence]
+        for target in cluster.targets:
+            mates = (evidence_groups == group[target]) & (cluster.evidence != target)
+            count += bool(group[target] >= 0 and mates.any())
+    return count
 
 
 def shard_problem(meta: np.ndarray, wants_cross: bool) -> Optional[str]:
