@@ -75,10 +75,11 @@ def test_signal_during_the_first_reindex_exits_without_a_checkpoint(tiny_data_di
 @pytest.mark.slow
 def test_sigterm_from_outside(tiny_data_dir, tmp_path):
     """The signal a scheduler sends, at whatever point the run has reached."""
+    args = train_args(tiny_data_dir, tmp_path)
+    args[args.index("--max-update") + 1] = 10_000  # the run cannot end before the signal lands
     fairseq_train = str(Path(sys.executable).parent / "fairseq-train")
-    proc = subprocess.Popen(
-        [fairseq_train, *map(str, train_args(tiny_data_dir, tmp_path))], cwd=REPO, env=fairseq_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([fairseq_train, *map(str, args)], cwd=REPO, env=fairseq_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log, signalled = [], None
     for line in proc.stdout:
         log.append(line)
@@ -87,10 +88,10 @@ def test_sigterm_from_outside(tiny_data_dir, tmp_path):
             signalled = time.monotonic()
             break
     log += proc.stdout.readlines()
-    assert proc.wait() == EXIT_CODE and signalled, "".join(log[-40:])
+    assert proc.wait(timeout=60) == EXIT_CODE and signalled, "".join(log[-40:])
     assert time.monotonic() - signalled < 60
     saved = int(re.search(r"saving a checkpoint after update (\d+)", "".join(log)).group(1))
-    assert 3 <= saved < UPDATES and (tmp_path / "checkpoint_last.pt").exists()
+    assert saved >= 3 and (tmp_path / "checkpoint_last.pt").exists()
 
 
 @pytest.mark.slow
