@@ -105,3 +105,25 @@ def test_a_signal_to_one_rank_stops_every_rank_after_the_same_update(tiny_data_d
     assert "preemption (SIGUSR1 received): saving a checkpoint after update 3" in logs[1]
     state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
     assert state["optimizer_history"][-1]["num_updates"] == 3
+
+
+@pytest.mark.slow
+def test_a_signal_to_every_rank_during_a_reindex_abandons_it_on_every_rank(tiny_data_dir, tmp_path):
+    args = train_args(tiny_data_dir, tmp_path)
+    faults = {rank: ("TERM", "reindex:2") for rank in (0, 1)}  # each after its own encoding
+    for process, log in launch_ranks(args, tmp_path, faults=faults):
+        assert process.wait(timeout=300) == EXIT_CODE, log.read_text()[-3000:]
+        assert "saving a checkpoint after update 5, re-index abandoned" in log.read_text()
+    state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    assert state["extra_state"]["train_iterator"]["epoch"] == 2
+    assert state["optimizer_history"][-1]["num_updates"] == 5
+
+    # every rank reads the checkpoint itself (README, "Preemption")
+    args[args.index("--max-update") + 1] = 6
+    resumed = launch_ranks([*args, "--load-checkpoint-on-all-dp-ranks"], tmp_path)
+    fingerprints = []
+    for process, log in resumed:
+        assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
+        fingerprints += re.findall(r"re-index 2: plan fingerprint ([0-9a-f]{40}) \(rank \d of 2\)",
+                                   log.read_text())
+    assert len(fingerprints) == 2 and len(set(fingerprints)) == 1, "re-index 2 redone, alike on both ranks"
