@@ -50,6 +50,19 @@ def test_random_plan_respects_shards_and_budget(tiny_data_dir):
         assert set(c.targets) <= set(c.evidence)
 
 
+def model_tokens(dataset, cluster) -> int:
+    """Real (not padding) tokens of a collated cluster's encoder and decoder rows: what
+    ``--max-tokens`` bounds."""
+    net = dataset.cluster_batch(cluster.evidence, cluster.targets)["net_input"]
+    return int(net["src_lengths"].sum() + net["prev_output_tokens"].ne(dataset.dictionary.pad()).sum())
+
+
+def test_random_plan_clusters_fit_the_budget_as_collated(tiny_data_dir):
+    dataset = load(tiny_data_dir)
+    for c in random_plan(dataset, max_tokens=150, seed=2).clusters:
+        assert model_tokens(dataset, c) <= 150
+
+
 def test_collated_cluster_layout(tiny_data_dir):
     dataset = load(tiny_data_dir)
     batch = dataset.cluster_batch(evidence=[0, 1], targets=[1, 5])

@@ -39,6 +39,18 @@ def test_plan_from_the_current_model(tiny_data_dir, tmp_path, caplog):
     assert (tmp_path / "reindex" / "links_gen3.png").stat().st_size > 0
 
 
+def test_clusters_fit_the_budget_as_collated(tiny_data_dir, tmp_path):
+    """Encoder rows (evidence, and targets that are not evidence, encoded for their g) plus
+    decoder rows: their real tokens never pass --max-tokens."""
+    task, dataset = build_task(tiny_data_dir, tmp_path, "--max-tokens", "150")
+    plan = task.build_plan(dataset, epoch=1)
+    assert any(not set(c.targets) <= set(c.evidence) for c in plan.clusters)
+    for c in plan.clusters:
+        net = dataset.cluster_batch(c.evidence, c.targets)["net_input"]
+        decoder_tokens = net["prev_output_tokens"].ne(dataset.dictionary.pad()).sum()
+        assert net["src_lengths"].sum() + decoder_tokens <= 150
+
+
 def test_encoding_is_g_of_each_document_without_dropout(tiny_data_dir, tmp_path):
     task, dataset = build_task(tiny_data_dir, tmp_path, "--dropout", "0.5")
     encoder = task.model.encoder

@@ -16,9 +16,14 @@ from .batch_plan import BatchPlan, Cluster
 logger = logging.getLogger(__name__)
 
 
-def cluster_cost(evidence_sizes: np.ndarray, target_sizes: np.ndarray) -> int:
-    """Tokens a cluster puts through the model: evidence gets BOS, targets a language token."""
-    return int(np.sum(evidence_sizes + 1) + np.sum(target_sizes + 1))
+def cluster_cost(evidence_sizes: np.ndarray, target_sizes: np.ndarray,
+                 unseen_target_sizes=()) -> int:
+    """Tokens a cluster puts through the model, which ``--max-tokens`` bounds (padding aside):
+    its encoder rows, the evidence and, for their g, the ``unseen_target_sizes`` of targets that
+    are not evidence (a target that is also evidence shares its row), each with BOS; and its
+    decoder rows, the targets, each with a language token."""
+    encoder = np.sum(evidence_sizes + 1) + np.sum(np.asarray(unseen_target_sizes) + 1)
+    return int(encoder + np.sum(target_sizes + 1))
 
 
 def random_plan(dataset, max_tokens: int, seed: int, generation: int = 0) -> BatchPlan:
@@ -26,6 +31,7 @@ def random_plan(dataset, max_tokens: int, seed: int, generation: int = 0) -> Bat
     rng = np.random.default_rng(seed)
     meta = dataset.metadata
     sizes = dataset.doc_sizes
+    # every document is evidence, so targets need no encoder row of their own (cluster_cost):
     # a document costs its encoding plus, if it may be a target, its reconstruction
     cost = (sizes + 1) + np.where(meta["may_be_target"], sizes + 1, 0)
     clusters, skipped_docs = [], 0

@@ -10,6 +10,10 @@ its group with ``memory_index``: in training one group holds all evidence of the
 target points at it; in generation each source document is its own group.  Beam search then only
 reorders the small per-row tensors (``memory_index``, ``key_bias``), never the memory, and the
 key/value projections of the memory are computed once per decoding run.
+
+In training the bias must carry a gradient into g, which SDPA's fused kernels do not give a
+mask; :mod:`.folded_bias` moves it into the dot product instead, so the fused kernels run and
+no (target tokens x keys) matrix is kept.
 """
 
 import math
@@ -19,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from fairseq.incremental_decoding_utils import with_incremental_state
 from torch import Tensor, nn
+
+from .folded_bias import folded_bias_attention
 
 
 @with_incremental_state
@@ -86,32 +92,32 @@ class MultiDocumentAttention(nn.Module):
         """
         k, v = self._memory_keys_values(memory, incremental_state)
         q = self._split_heads(self.q_proj(query))
-        batch, _, length, _ = q.shape
-        bias = key_bias.to(q.dtype)
-        shared_memory = k.size(0) == 1
-        if shared_memory:
-            # one memory shared by every target (training): fold the targets into the query
-            # length, so that all of them attend in one (B*T) x Lk product over a single copy
-            # of the keys, instead of B broadcast copies that the kernels would materialise
-            q = q.transpose(0, 1).reshape(1, self.num_heads, batch * length, self.head_dim)
-            bias = bias[:, None, :].expand(-1, length, -1).reshape(1, 1, batch * length, -1)
-        else:
-            k = k.index_select(0, memory_index)
-            v = v.index_select(0, memory_index)
-            bias = bias[:, None, None, :]
+        length, batch = query.shape[:2]
         dropout_p = self.dropout if self.training else 0.0
-
+        weights = None
         if need_weights:
-            logits = torch.matmul(q, k.transpose(-1, -2)) * self.head_dim**-0.5 + bias
-            probs = torch.softmax(logits, dim=-1, dtype=torch.float32).to(q.dtype)
-            out = torch.matmul(F.dropout(probs, dropout_p, self.training), v)
-            weights = probs.mean(dim=1).view(batch, length, -1)
+            out, weights = self._explicit_attention(q, k, v, memory_index, key_bias, dropout_p)
+        elif k.size(0) == 1:
+            # one memory shared by every target (training, validation): the bias is trainable and
+            # differs per target, so it rides inside the dot product, on the fused kernels
+            out = folded_bias_attention(q, k, v, key_bias, dropout_p)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
-            weights = None
-        if shared_memory:  # (1, H, B*T, d) -> (T, B, H, d)
-            out = out.view(self.num_heads, batch, length, self.head_dim).permute(2, 1, 0, 3)
-        else:  # (B, H, T, d) -> (T, B, H, d)
-            out = out.permute(2, 0, 1, 3)
-        out = out.reshape(length, batch, -1) * has_evidence[None, :, None].to(out.dtype)
+            # a memory per row (generation): the bias is constant over each row's queries and
+            # needs no gradient, so it passes as a broadcast mask the fused kernels accept
+            k, v = k.index_select(0, memory_index), v.index_select(0, memory_index)
+            mask = key_bias.to(q.dtype)[:, None, None, :]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        out = out.permute(2, 0, 1, 3).reshape(length, batch, -1)  # (B, H, T, d) -> (T, B, C)
+        out = out * has_evidence[None, :, None].to(out.dtype)
         return self.out_proj(out), weights
+
+    def _explicit_attention(self, q, k, v, memory_index, key_bias, dropout_p):
+        """softmax(q k^T / sqrt(d) + bias) v, with the probabilities averaged over heads
+        (validation diagnostics only: it keeps the (T x Lk) matrix of every target and head)."""
+        if k.size(0) > 1:
+            k, v = k.index_select(0, memory_index), v.index_select(0, memory_index)
+        logits = torch.matmul(q, k.transpose(-1, -2)) * self.head_dim**-0.5
+        logits = logits + key_bias.to(q.dtype)[:, None, None, :]
+        probs = torch.softmax(logits, dim=-1, dtype=torch.float32).to(q.dtype)
+        out = torch.matmul(F.dropout(probs, dropout_p, self.training), v)
+        return out, probs.mean(dim=1)

@@ -16,7 +16,10 @@ the token budget of a batch is full.  Here:
   of the same cluster; a seed that does not fit closes the cluster and starts the next one.
   A target whose seed pair alone exceeds the budget sits out.
 
-Costs are ``random_planner.cluster_cost``'s: a document costs its length + 1 per role.
+Costs are ``random_planner.cluster_cost``'s: a document costs its length + 1 per row.  An
+evidence document is one encoder row; a target is a decoder row and, to get its g, an encoder
+row too, unless its document is already evidence in the cluster (the two share the row; the
+same holds the other way round when the evidence joins after the target).
 
 Order and complexity, for V linked documents and E links: documents join in decreasing gain,
 ties to the lower node id, so the result is a deterministic function of (links, costs, seed).
@@ -38,19 +41,24 @@ from .link_threshold import Links
 def grow_clusters(
     links: Links, doc_cost: np.ndarray, budget: int, cross_weight: float, seed: int
 ) -> List[Cluster]:
-    """Clusters of at most ``budget`` tokens; ``doc_cost[d]`` is the cost of document d per role."""
+    """Clusters of at most ``budget`` tokens; ``doc_cost[d]`` is the cost of document d per row."""
     if len(links) == 0:
         return []
     graph = _BipartiteGraph(links, doc_cost, cross_weight)
     # the loop below is scalar Python: graph arrays as lists, state in local variables
     adjacency, cost, placed, is_target = graph.adjacency, graph.cost, graph.placed, graph.is_target
+    twin = graph.twin
     clusters: List[Cluster] = []
     members, gain, heap, used = set(), {}, [], 0  # the cluster being grown
 
+    def cost_to_add(node: int) -> int:
+        encoder_row = 0 if twin[node] in members else cost[node]
+        return encoder_row + (cost[node] if is_target[node] else 0)
+
     def add(node: int):
         nonlocal used
+        used += cost_to_add(node)
         members.add(node)
-        used += cost[node]
         if is_target[node]:
             placed[node] = True
             neighbours = adjacency[node]
@@ -68,18 +76,19 @@ def grow_clusters(
             neg_gain, node = heapq.heappop(heap)
             if node in members or placed[node] or gain[node] != -neg_gain:
                 continue  # stale entry
-            if used + cost[node] <= budget:
+            if used + cost_to_add(node) <= budget:
                 add(node)
 
     for target in graph.seed_order(seed):
         if placed[target]:
             continue
         evidence = graph.seed_evidence[target]
-        pair_cost = cost[target] + (0 if evidence in members else cost[evidence])
+        # a target never links to its own document, so adding it leaves the evidence's cost
+        pair_cost = cost_to_add(target) + (0 if evidence in members else cost_to_add(evidence))
         if used + pair_cost > budget:
             clusters.extend(graph.cluster(members))
             members, gain, heap, used = set(), {}, [], 0
-            if cost[target] + cost[evidence] > budget:
+            if 2 * cost[target] + cost[evidence] > budget:
                 continue  # too long for any batch: sits out
         add(target)
         if evidence not in members:
@@ -110,6 +119,11 @@ class _BipartiteGraph:
             [doc_cost[self.evidence_docs], doc_cost[self.target_docs]]
         ).tolist()
         self.is_target = (np.arange(num_nodes) >= self.num_evidence).tolist()
+        # the node of the same document in the other role, -1 if none: the two share an encoder row
+        self.twin = np.concatenate([
+            _positions(self.target_docs, self.evidence_docs, offset=self.num_evidence),
+            _positions(self.evidence_docs, self.target_docs, offset=0),
+        ]).tolist()
         self.placed = [False] * num_nodes  # targets already reconstructed in some cluster
 
         # each target's strongest evidence: highest weight, then highest f
@@ -129,3 +143,9 @@ class _BipartiteGraph:
         split = np.searchsorted(nodes, self.num_evidence)
         return [Cluster(evidence=self.evidence_docs[nodes[:split]],
                         targets=self.target_docs[nodes[split:] - self.num_evidence])]
+
+
+def _positions(sorted_docs: np.ndarray, docs: np.ndarray, offset: int) -> np.ndarray:
+    """offset + the index of each of ``docs`` in ``sorted_docs``, -1 where it is missing."""
+    at = np.searchsorted(sorted_docs, docs).clip(max=len(sorted_docs) - 1)
+    return np.where(sorted_docs[at] == docs, offset + at, -1)

@@ -1,0 +1,61 @@
+"""Attention with a trainable logit bias per (target, key), on SDPA's fused kernels.
+
+The fused kernels of ``F.scaled_dot_product_attention`` accept an additive mask but give it no
+gradient, so a bias that must train the relevance model g sends SDPA to its math kernel, which
+materialises and keeps the (target tokens x keys) matrix of every head for backward.  Instead,
+the bias rides inside the dot product.  With d the head dimension, for target i and key k:
+
+    q'_i = [q_i, sqrt(d) * onehot(i)]     k'_k = [k_k, bias[:, k]]     v'_k = [v_k, 0]
+
+so that q'_i . k'_k / sqrt(d) = q_i . k_k / sqrt(d) + bias[i, k] exactly, and autograd carries
+the gradient of the bias through whichever kernel SDPA picks.  The extra columns grow with the
+number of targets, so targets are split into blocks, each block with its own columns.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# -inf (a masked key) cannot ride in a column: the other targets' zeros would make it 0 x -inf =
+# NaN.  A logit of -1e4 weighs exp(-1e4) = 0 in fp32; it is finite in fp16 and bf16, and so are
+# the partial products sqrt(d) * -1e4 that the kernels accumulate in fp32.
+MASKED = -1e4
+# at most this many extra columns per head: a block of 64 targets doubles a head of 64
+TARGETS_PER_BLOCK = 64
+
+
+def folded_bias_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, dropout_p: float = 0.0) -> Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v for targets that all read the same keys.
+
+    Args:
+        q: (B, H, T, d) queries of B targets.
+        k, v: (1, H, Lk, d) keys and values, shared by all targets.
+        bias: (B, Lk) logits added to target i's scores of key k; -inf masks a key.
+    Returns:
+        (B, H, T, d)
+    """
+    targets, heads, length, d = q.shape
+    keys = k.size(2)
+    blocks = -(-targets // TARGETS_PER_BLOCK)
+    per_block = -(-targets // blocks)  # balanced: the last block is at most blocks - 1 short
+    dummies = blocks * per_block - targets
+    extra = -(-(d + per_block) // 8) * 8 - d  # fused kernels want head dims in multiples of 8
+
+    # queries: (B, H, T, d) -> (blocks, H, per_block * T, d + extra), target-major in each block
+    q = F.pad(q, (0, 0, 0, 0, 0, 0, 0, dummies))
+    q = q.view(blocks, per_block, heads, length, d).transpose(1, 2)
+    onehot = torch.eye(per_block, extra, dtype=q.dtype, device=q.device) * math.sqrt(d)
+    onehot = onehot[None, None, :, None, :].expand(blocks, heads, per_block, length, extra)
+    q = torch.cat([q, onehot], dim=-1).reshape(blocks, heads, per_block * length, d + extra)
+
+    # keys: each block's copy carries that block's biases, one column per target
+    bias = F.pad(bias.clamp(min=MASKED), (0, 0, 0, dummies)).to(k.dtype)
+    columns = F.pad(bias.view(blocks, per_block, keys).transpose(1, 2), (0, extra - per_block))
+    k = torch.cat([k.expand(blocks, -1, -1, -1), columns[:, None].expand(-1, heads, -1, -1)], dim=-1)
+    v = F.pad(v, (0, extra)).expand(blocks, -1, -1, -1)
+
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=d**-0.5)[..., :d]
+    out = out.reshape(blocks, heads, per_block, length, d).transpose(1, 2)
+    return out.reshape(blocks * per_block, heads, length, d)[:targets]
