@@ -5,15 +5,52 @@ fairseq imports the plugin before it loads any checkpoint, so these run in time 
 """
 
 import argparse
+import collections
 import types
+import typing
 
 import numpy as np
+import omegaconf
 import torch
 
 # numpy 2 removed np.compat; fairseq's TokenBlockDataset/LanguagePairDataset bucketing use it.
 if not hasattr(np, "compat"):
     np.compat = types.SimpleNamespace(long=np.int64)
 
+# imported after the numpy shim, which must be in place before fairseq's modules load
+from fairseq.distributed import utils as fairseq_distributed_utils  # noqa: E402
+
 # torch >= 2.6 loads checkpoints with weights_only=True: allow-list the one non-tensor class
-# fairseq checkpoints carry (legacy `args`), instead of turning the check off.
+# fairseq checkpoints carry on disk (legacy `args`), instead of turning the check off.
 torch.serialization.add_safe_globals([argparse.Namespace])
+
+# In a distributed run fairseq's trainer loads the checkpoint on rank 0 only and sends the loaded
+# state to the other ranks with distributed_utils.broadcast_object: torch.save there, torch.load
+# (weights_only by default) on the other ranks.  That state is not what is on disk:
+# checkpoint_utils.load_checkpoint_to_cpu has made state["cfg"] an omegaconf DictConfig out of a
+# plain dict (OmegaConf.create without a dataclass schema, so every leaf is an AnyNode), and
+# broadcast_object has put a _TensorPlaceholder in place of each tensor.  The list holds exactly
+# the globals the pickle of such a state names (torch.serialization.
+# get_unsafe_globals_in_checkpoint), each one needed (leaving out any one fails the load); see
+# tests/test_checkpoint_safety.py.  Classes outside it, e.g. os.system, are still refused.
+_BROADCAST_STATE_GLOBALS = [
+    # broadcast_object's stand-in for each tensor, sent apart (a frozen dataclass of one int)
+    fairseq_distributed_utils._TensorPlaceholder,
+    # the config tree: DictConfig for each mapping, ListConfig for each list, AnyNode for each leaf
+    # (unpickling runs their __setstate__, which only sets attributes: no code from the data)
+    omegaconf.DictConfig,
+    omegaconf.ListConfig,
+    omegaconf.nodes.AnyNode,
+    # each node's metadata dataclasses (key, parent flags, types)
+    omegaconf.base.Metadata,
+    omegaconf.base.ContainerMetadata,
+    # values of those metadata fields: ref_type/key_type/element_type typing.Any, object_type dict
+    # (DictConfig) or list (ListConfig), key_type int (ListConfig)
+    typing.Any,
+    dict,
+    list,
+    int,
+    # Metadata.resolver_cache, a defaultdict(dict)
+    collections.defaultdict,
+]
+torch.serialization.add_safe_globals(_BROADCAST_STATE_GLOBALS)

@@ -29,9 +29,8 @@ def train(data_dir, save_dir, world_size, max_update):
         returncode, _, log = run_training(args, record=True)
         assert returncode == 0, log[-3000:]
         return [log]
-    # every rank reads the checkpoint itself: fairseq's broadcast of rank 0's copy unpickles it
-    # with torch's weights_only default, which refuses the omegaconf config inside
-    args.append("--load-checkpoint-on-all-dp-ranks")
+    # rank 0 reads the checkpoint and fairseq broadcasts it to the others (fairseq_marge/compat.py
+    # allow-lists what that broadcast unpickles)
     logs = []
     for process, log in launch_ranks(args, save_dir, world_size, record=True):
         assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
