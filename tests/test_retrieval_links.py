@@ -6,7 +6,8 @@ from fairseq_marge.data.random_planner import cluster_cost
 from fairseq_marge.retrieval.candidate_links import shard_candidates
 from fairseq_marge.retrieval.cluster_builder import grow_clusters
 from fairseq_marge.retrieval.link_threshold import Links, strongest, threshold_links
-from fairseq_marge.retrieval.retrieval_planner import links_in_group
+from fairseq_marge.data.batch_plan import Cluster
+from fairseq_marge.retrieval.retrieval_planner import links_in_group, targets_with_group_evidence
 
 
 def random_shard(n=300, num_langs=3, seed=0):
@@ -98,3 +99,12 @@ def test_links_within_the_targets_group_are_counted_by_language():
     # 0<-1 same language and 0<-2, 1<-3 cross-language within group 0; 0<-4 leaves it; two
     # documents without a group (5<-6) do not share one
     assert links_in_group(links, group) == {"mono_links_in_group": 1, "cross_links_in_group": 2}
+
+
+def test_targets_with_a_group_mate_in_their_cluster_are_counted():
+    group = np.array([0, 0, 1, 1, -1, -1])
+    clusters = [
+        Cluster(evidence=np.array([1, 2]), targets=np.array([0, 3])),  # 0 sees its mate 1, 3 sees 2
+        Cluster(evidence=np.array([0, 5]), targets=np.array([0, 4])),  # 0 sees only itself; 4 has no group
+    ]
+    assert targets_with_group_evidence(clusters, group) == 2

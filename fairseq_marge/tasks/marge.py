@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 PLANNERS = ChoiceEnum(["retrieval", "random"])
 VALID_EVIDENCE = ChoiceEnum(["random", "retrieved", "shuffled"])
+TRAIN_EVIDENCE = ChoiceEnum(["retrieved", "shuffled"])
 
 
 @dataclass
@@ -59,6 +60,11 @@ class MargeTaskConfig(FairseqDataclass):
                           "retrieval plan built once with the model as loaded; 'shuffled': that "
                           "plan's targets with random same-shard evidence (the evidence ablation, "
                           "e.g. with fairseq-validate --model-overrides)"},
+    )
+    train_evidence: TRAIN_EVIDENCE = field(
+        default="retrieved",
+        metadata={"help": "ablation: 'shuffled' trains every retrieved cluster's targets on as many "
+                          "random same-shard documents (re-indexing still reports what g retrieves)"},
     )
     reindex_shards: int = field(
         default=0, metadata={"help": "shards sampled per re-index; 0 = all"}
@@ -182,10 +188,13 @@ class MargeTask(FairseqTask):
         if self.model is None:
             raise RuntimeError("the retrieval planner encodes with the model: build it first")
         updates_since_last = self.schedule.updates_in_epoch(epoch - 1) if epoch > 1 else 0
-        return self.retrieval_planner().plan(
+        plan = self.retrieval_planner().plan(
             dataset, self.model.encoder, generation=epoch, seed=seed,
             updates_since_last=updates_since_last,
         )
+        if self.cfg.train_evidence == "shuffled":
+            plan = with_random_evidence(plan, dataset, seed=seed)
+        return plan
 
     def valid_plan(self, dataset: MargeDocumentDataset) -> BatchPlan:
         """The fixed plan of a validation split (see ``--valid-evidence``)."""
