@@ -14,12 +14,16 @@ each target reads the same documents as in our cluster, but the encoder runs onc
 Its decoder's self-attention-only base is set to our depth; its cross-attention layers keep
 their second feed-forward block.
 
-    python benchmarks/train_throughput.py --data outputs/demo/data-bin --arch marge_tiny [--marge-pytorch]
+    python benchmarks/train_throughput.py --data outputs/demo/data-bin --arch marge_tiny [--marge-pytorch] [--math-path]
+
+With ``--math-path``, a copy of the MARGE model with the cross-attention of before the bias
+was folded into the dot product (``math_path.py``) trains on the same clusters too.
 
 prints one JSON line with median step times, target tokens/s and their ratios.
 """
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -29,6 +33,7 @@ from fairseq.data import data_utils
 
 from fairseq_marge.build import build_from_args
 from fairseq_marge.data.random_planner import random_plan
+from math_path import use_math_path
 
 # fairseq `transformer` flags matching each marge architecture (same dims, layer count, norms)
 TRANSFORMER_FLAGS = {
@@ -126,6 +131,8 @@ def main():
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--marge-pytorch", action="store_true", help="also time marge-pytorch 0.2.9")
+    parser.add_argument("--math-path", action="store_true", help="also time the cross-attention "
+                        "of before the folded bias (math SDPA kernel)")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -144,6 +151,8 @@ def main():
     clusters = clusters[: args.steps + args.warmup]
     pad = task.dictionary.pad()
     models = {"marge": marge, "transformer": transformer}
+    if args.math_path:
+        models["marge_math_path"] = use_math_path(copy.deepcopy(marge))
     if args.marge_pytorch:
         models["marge_pytorch"] = marge_pytorch_like(marge_cfg.model, len(task.dictionary), pad)
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-4) for name, m in models.items()}
@@ -157,6 +166,9 @@ def main():
             "marge": train_step(marge.train(), optimizers["marge"], marge_batch, pad),
             "transformer": train_step(transformer.train(), optimizers["transformer"], pair_batch, pad),
         }
+        if args.math_path:
+            step["marge_math_path"] = train_step(
+                models["marge_math_path"].train(), optimizers["marge_math_path"], marge_batch, pad)
         if args.marge_pytorch:
             model, batch = models["marge_pytorch"].train(), marge_pytorch_batch(marge_batch, pad, dim)
             step["marge_pytorch"] = timed_update(optimizers["marge_pytorch"], lambda: model(**batch))
@@ -177,6 +189,9 @@ def main():
         result[f"{name}_target_tok_per_s"] = round(tok_per_s[name], 1)
         result[f"{name}_params"] = sum(p.numel() for p in models[name].parameters())
     result["ratio_marge_vs_transformer_tok_per_s"] = round(tok_per_s["marge"] / tok_per_s["transformer"], 3)
+    if args.math_path:
+        result["ratio_marge_math_path_vs_transformer_tok_per_s"] = round(
+            tok_per_s["marge_math_path"] / tok_per_s["transformer"], 3)
     if args.marge_pytorch:
         result["ratio_marge_vs_marge_pytorch_step_speed"] = round(median["marge_pytorch"] / median["marge"], 3)
     result["threads"] = torch.get_num_threads()
