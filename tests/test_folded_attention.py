@@ -162,8 +162,6 @@ def test_blocks_are_balanced(monkeypatch):
     assert shapes == [[2, 1, 35 * 2, 8 + 40]]
 
 
-@pytest.mark.xfail(strict=True, reason="autocast runs RelevanceScorer.cosine's matmul in bf16/fp16 "
-                   "despite its .to(float32): wrap it in torch.autocast(..., enabled=False)")
 @pytest.mark.parametrize("device,dtype", devices_and_dtypes())
 def test_autocast_computes_f_in_fp32(device, dtype):
     g = torch.randn(3, 8, device=device)

@@ -14,7 +14,7 @@ fairseq-train "$DATA" --user-dir fairseq_marge --task marge --arch marge_tiny --
     --dropout 0 --label-smoothing 0 \
     --optimizer adam --adam-betas "(0.9, 0.98)" --lr 2e-3 --lr-scheduler inverse_sqrt \
     --warmup-updates 100 --clip-norm 1.0 \
-    --max-tokens 768 --reindex-interval 100 --mono-links 0 --cross-links 1 \
+    --max-tokens 1024 --reindex-interval 100 --mono-links 0 --cross-links 1 \
     --stop-time-hours "$(python -c "print($MINUTES / 60)")" --max-update "${MAX_UPDATE:-0}" \
     --seed 1 --cpu --num-workers 0 --save-dir "$SAVE" --save-interval 5 --disable-validation \
     --log-format simple --log-interval 50 "$@" > "$SAVE/train.log" 2>&1

@@ -23,7 +23,9 @@ class RelevanceScorer(nn.Module):
     def cosine(g_targets: Tensor, g_evidence: Tensor) -> Tensor:
         """f: (B, C) x (M, C) -> (B, M) cosine similarities, in fp32 at least (also under fp16)."""
         dtype = torch.promote_types(g_targets.dtype, torch.float32)
-        return F.normalize(g_targets.to(dtype), dim=-1) @ F.normalize(g_evidence.to(dtype), dim=-1).t()
+        # autocast would run the product in half precision whatever its inputs' dtype
+        with torch.autocast(g_targets.device.type, enabled=False):
+            return F.normalize(g_targets.to(dtype), dim=-1) @ F.normalize(g_evidence.to(dtype), dim=-1).t()
 
     def forward(self, g_targets: Tensor, g_evidence: Tensor, same_document: Tensor):
         """
