@@ -4,8 +4,8 @@ For one or more checkpoints of a run on a corpus from ``make_corpus.py``, on its
 (valid) pairs:
 
 - ``nll_retrieved`` / ``nll_shuffled``: bits per target token with the clusters the model
-  retrieves itself, and with the same targets reading as many random same-shard documents;
-  ``nll_gain`` is the difference, what the model gains from what it retrieves;
+  retrieves itself, and with the same targets reading as many random documents of other
+  groups; ``nll_gain`` is the difference, what the model gains from what it retrieves;
 - ``p_at_1_g``: P@1 of g (cosine, both directions averaged): is the nearest document of the
   twin's language the twin?  ``p_at_1_embedding``: the same with mean-pooled token embeddings
   (input layer), the lexical reference that g should beat on the cipher twin;
@@ -33,23 +33,41 @@ from fairseq import checkpoint_utils
 from omegaconf import open_dict
 
 import fairseq_marge  # noqa: F401  (registers the task and model)
+from fairseq_marge.data.batch_plan import BatchPlan, Cluster
 from fairseq_marge.retrieval.document_encoder import collate_documents, encode_documents, token_batches
 
 REINDEX_LINE = re.compile(r"^(\S+ \S+) \| .*re-index (\d+) after (\d+) updates")
 START_LINE = re.compile(r"^(\S+ \S+) \| .*fairseq_cli.train \| task:")
 
 
-@torch.no_grad()
-def heldout_nll(task, model, dataset, evidence: str) -> float:
+def retrieved_plan(task, dataset):
     with open_dict(task.cfg):
-        task.cfg.valid_evidence = evidence
+        task.cfg.valid_evidence = "retrieved"
+    return task.valid_plan(dataset)
+
+
+def with_other_groups_evidence(plan: BatchPlan, groups: np.ndarray, seed: int = 1) -> BatchPlan:
+    """The same targets, each cluster's evidence replaced by as many documents drawn from the
+    whole split outside the targets' groups: held-out shards of a known-answer corpus hold a
+    pair or two, so random same-shard evidence would be the twin again."""
+    rng = np.random.default_rng(seed)
+    clusters = []
+    for cluster in plan.clusters:
+        pool = np.flatnonzero(~np.isin(groups, groups[cluster.targets]))
+        clusters.append(Cluster(np.sort(rng.choice(pool, len(cluster.evidence), replace=False)), cluster.targets))
+    return BatchPlan(clusters, plan.generation)
+
+
+@torch.no_grad()
+def heldout_nll(model, dataset, plan: BatchPlan) -> float:
+    """Bits per target token of ``plan``'s targets reading its clusters' evidence."""
     total, tokens = 0.0, 0
-    for cluster in task.valid_plan(dataset).clusters:
+    for cluster in plan.clusters:
         sample = dataset.cluster_batch(cluster.evidence, cluster.targets)
         lprobs = model.get_normalized_probs(model(**sample["net_input"]), log_probs=True)
         target = sample["target"]
         nll = -lprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-        keep = target.ne(task.dictionary.pad())
+        keep = target.ne(dataset.dictionary.pad())
         total += float(nll[keep].sum())
         tokens += int(keep.sum())
     return total / tokens / np.log(2)
@@ -89,12 +107,13 @@ def evaluate_checkpoint(path: Path, data: str) -> dict:
     langs = np.asarray(dataset.metadata["lang"])
     groups = np.asarray(dataset.metadata["group"])
     g = encode_documents(model.encoder, dataset, docs, max_tokens=8000)
+    plan = retrieved_plan(task, dataset)
     row = {
         "checkpoint": path.name,
         "num_updates": int(torch.load(path, map_location="cpu", weights_only=True)
                            ["optimizer_history"][-1]["num_updates"]),
-        "nll_retrieved": heldout_nll(task, model, dataset, "retrieved"),
-        "nll_shuffled": heldout_nll(task, model, dataset, "shuffled"),
+        "nll_retrieved": heldout_nll(model, dataset, plan),
+        "nll_shuffled": heldout_nll(model, dataset, with_other_groups_evidence(plan, groups)),
         "p_at_1_g": twin_precision_at_1(g, langs, groups),
         "p_at_1_embedding": twin_precision_at_1(mean_embeddings(model.encoder, dataset, docs), langs, groups),
         "beta": float(model.encoder.relevance.beta),
