@@ -2,34 +2,22 @@
 the loss trace of an uninterrupted run, wherever the kill lands: mid-epoch, in the last update
 before a re-index, or during a re-index."""
 
-import re
 import signal
 
 import pytest
 
-from training_faults import run_training
+from training_faults import LOADED, run_training, tiny_train_args, uninterrupted_trace
 
 UPDATES = 16  # a re-index every 5 updates: epochs 1-3 of updates 1-5, 6-10, 11-15; epoch 4
-LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch (\d+) @ (\d+) updates\)")
 
 
 def train_args(data_dir, save_dir):
-    return [
-        data_dir, "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
-        "--criterion", "marge", "--max-tokens", 600, "--optimizer", "adam", "--lr", "1e-3",
-        "--max-update", UPDATES, "--reindex-interval", 5, "--seed", 7, "--cpu",
-        "--save-dir", save_dir, "--save-interval-updates", 1, "--no-epoch-checkpoints",
-        "--disable-validation", "--log-format", "simple", "--log-interval", 1, "--num-workers", 0,
-    ]
+    return tiny_train_args(data_dir, save_dir, UPDATES, "--save-interval-updates", 1)
 
 
 @pytest.fixture(scope="module")
 def reference(tiny_data_dir, tmp_path_factory):
-    """The loss trace of the uninterrupted run."""
-    returncode, losses, log = run_training(train_args(tiny_data_dir, tmp_path_factory.mktemp("reference")))
-    assert returncode == 0, log[-3000:]
-    assert sorted(losses) == list(range(1, UPDATES + 1))
-    return losses
+    return uninterrupted_trace(train_args(tiny_data_dir, tmp_path_factory.mktemp("reference")), UPDATES)
 
 
 @pytest.mark.slow

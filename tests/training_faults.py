@@ -35,6 +35,27 @@ from fairseq_marge.retrieval import document_encoder, retrieval_planner  # noqa:
 from fairseq_marge.tasks.marge import MargeTask  # noqa: E402
 
 INNER = re.compile(r"\| train_inner \|.* loss=([\d.]+),.* num_updates=(\d+),")
+LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch (\d+) @ (\d+) updates\)")
+
+
+def tiny_train_args(data_dir, save_dir, updates, *extra):
+    """``marge_tiny`` on the tests' tiny data for ``updates`` updates, a re-index every 5, a log
+    line per update: the run the kill and preemption tests interrupt."""
+    return [
+        data_dir, "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
+        "--criterion", "marge", "--max-tokens", 600, "--optimizer", "adam", "--lr", "1e-3",
+        "--max-update", updates, "--reindex-interval", 5, "--seed", 7, "--cpu",
+        "--save-dir", save_dir, "--no-epoch-checkpoints", "--disable-validation",
+        "--log-format", "simple", "--log-interval", 1, "--num-workers", 0, *extra,
+    ]
+
+
+def uninterrupted_trace(args, updates):
+    """{update: loss} of a run that nothing interrupts."""
+    returncode, losses, log = run_training(args)
+    assert returncode == 0, log[-3000:]
+    assert sorted(losses) == list(range(1, updates + 1))
+    return losses
 
 
 TRAINED = re.compile(r"trained: update (\d+) rank (\d+) items ([\d,]+)")
