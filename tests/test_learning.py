@@ -54,7 +54,7 @@ def test_retrieval_of_cipher_twins_is_learned_from_reconstruction(tmp_path):
     print("twin-link share per re-index:", shares)
     assert len(shares) == UPDATES // 100
     # at init g finds the twin for about one link in five of its shard's (length, digits and
-    # punctuation survive the cipher); the last re-indexes, averaged against their noise, find
-    # it half as often again: with the mechanism cut they stay where they started
+    # punctuation survive the cipher); the last re-indexes, averaged against their noise, find it
+    # twice as often: with the mechanism cut they stay near where they started
     learned = sum(shares[-3:]) / 3
-    assert learned >= 1.5 * shares[0], shares
+    assert learned >= 2 * shares[0], shares

@@ -8,7 +8,7 @@
 #
 # Environment: INPUT (JSONL, default: the Debian-docs corpus that ../shared/corpus builds),
 # OUT (default outputs/known_answer/TWIN), MINUTES (default 20 for noisy, 60 for cipher),
-# WORDS (words per document, 48), MAX_PIECES (0: all).
+# WORDS (words per document, 12), MAX_PIECES (pairs, 20000; 0: all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TWIN=${1:?usage: run.sh noisy|cipher [fairseq-train args]}
@@ -19,19 +19,21 @@ MINUTES=${MINUTES:-$([ "$TWIN" = cipher ] && echo 60 || echo 20)}
 HERE=examples/known_answer
 mkdir -p "$OUT"
 
-echo "== 1/3 corpus: $TWIN twins of ${WORDS:=48}-word pieces of $INPUT"
+echo "== 1/3 corpus: $TWIN twins of ${WORDS:=12}-word pieces of $INPUT"
 if [ ! -f "$OUT/data-bin/train.meta.npy" ]; then
     python $HERE/make_corpus.py --twin "$TWIN" --input "$INPUT" --output "$OUT/docs.jsonl" \
-        --words "$WORDS" --max-pieces "${MAX_PIECES:-0}"
-    # one shard per ~1,000 pairs: the twin is one of ~1,000 candidates of the other language
+        --words "$WORDS" --max-pieces "${MAX_PIECES:-20000}"
+    # a character-level vocabulary, and one shard per ~11 pairs: about half of the targets find
+    # their twin in their cluster at initialisation (README.md, "Recipe")
     pairs=$(( $(wc -l < "$OUT/docs.jsonl") / 2 ))
-    python -m preprocess all --input "$OUT/docs.jsonl" --out "$OUT/data-bin" --vocab-size 4000 \
-        --max-tokens-per-doc 192 --num-shards $(( pairs / 1000 > 1 ? pairs / 1000 : 1 )) \
+    python -m preprocess all --input "$OUT/docs.jsonl" --out "$OUT/data-bin" --vocab-size 100 \
+        --max-tokens-per-doc 128 --num-shards $(( pairs / 11 > 1 ? pairs / 11 : 1 )) \
         --valid-fraction 0.02 --seed 1
 fi
 
 echo "== 2/3 pre-train for $MINUTES minutes (log: $OUT/checkpoints/train.log)"
-bash $HERE/train.sh "$OUT/data-bin" "$OUT/checkpoints" "$MINUTES" "$@"
+# each re-index encodes 400 sampled shards (~8,800 documents), not the whole corpus
+bash $HERE/train.sh "$OUT/data-bin" "$OUT/checkpoints" "$MINUTES" --reindex-shards 400 "$@"
 
 echo "== 3/3 score the checkpoints on held-out twins"
 python $HERE/evaluate.py --data "$OUT/data-bin" --save-dir "$OUT/checkpoints" --checkpoints all \
