@@ -53,7 +53,7 @@ python examples/known_answer/make_corpus.py --twin cipher --words 12 \
     --input "$SAMPLE/docs.jsonl" --output "$KA/docs.jsonl" > /dev/null
 python -m preprocess all --input "$KA/docs.jsonl" --out "$KA/data-bin" --vocab-size 100 \
     --num-shards 400 --valid-fraction 0.05 --max-tokens-per-doc 128 2> "$KA/preprocess.log"
-MAX_UPDATE=${KA_UPDATES:-1500} bash examples/known_answer/train.sh "$KA/data-bin" "$KA/checkpoints" 30
+MAX_UPDATE=${KA_UPDATES:-1200} bash examples/known_answer/train.sh "$KA/data-bin" "$KA/checkpoints" 30
 python examples/known_answer/show.py --data "$KA/data-bin" --save-dir "$KA/checkpoints" \
     --plot "$KA/retrieval.png" 2> "$KA/show.log"
 
