@@ -80,10 +80,14 @@ def trained_checkpoint(tiny_data_dir, tmp_path_factory):
 
 def run_cli(name, *args):
     """Run one of fairseq's console scripts from this environment; fail with its output."""
-    command = [str(Path(sys.executable).parent / name), *map(str, args)]
-    proc = subprocess.run(command, cwd=REPO, env=fairseq_env(), capture_output=True, text=True)
+    return run_command(Path(sys.executable).parent / name, *args)
+
+
+def run_command(*command, env=None):
+    """Run ``command`` in the repository with the plugin importable; fail with its output."""
+    proc = subprocess.run([*map(str, command)], cwd=REPO, env=env or fairseq_env(), capture_output=True, text=True)
     if proc.returncode != 0:
-        raise AssertionError(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(f"{command[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
 
 

@@ -11,23 +11,15 @@ instead of what g retrieved); run it with ``LEARNING_TEST_ABLATION="--detach-rel
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, fairseq_env
+from conftest import REPO, fairseq_env, run_command
 
 RECIPE = REPO / "examples" / "known_answer"
 UPDATES = 1000
-
-
-def run(*command, env=None):
-    proc = subprocess.run([*map(str, command)], cwd=REPO, env=env or fairseq_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AssertionError(f"{command} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
 
 
 def twin_link_shares(save_dir: Path):
@@ -39,16 +31,16 @@ def twin_link_shares(save_dir: Path):
 @pytest.mark.slow
 def test_retrieval_of_cipher_twins_is_learned_from_reconstruction(tmp_path):
     corpus, data, save_dir = tmp_path / "docs.jsonl", tmp_path / "data-bin", tmp_path / "checkpoints"
-    run(sys.executable, RECIPE / "make_corpus.py", "--twin", "cipher", "--words", "12",
+    run_command(sys.executable, RECIPE / "make_corpus.py", "--twin", "cipher", "--words", "12",
         "--input", REPO / "examples" / "sample_corpus" / "docs.jsonl", "--output", corpus)
-    run(sys.executable, "-m", "preprocess", "all", "--input", corpus, "--out", data, "--vocab-size", "100",
+    run_command(sys.executable, "-m", "preprocess", "all", "--input", corpus, "--out", data, "--vocab-size", "100",
         "--num-shards", "400", "--valid-fraction", "0.05", "--max-tokens-per-doc", "128")
     env = fairseq_env()
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
     env["MAX_UPDATE"] = str(UPDATES)
     env["OMP_NUM_THREADS"] = "1"  # as fast as two for a model this small, and never oversubscribed
     ablation = shlex.split(os.environ.get("LEARNING_TEST_ABLATION", ""))
-    run("bash", RECIPE / "train.sh", data, save_dir, 30, *ablation, env=env)
+    run_command("bash", RECIPE / "train.sh", data, save_dir, 30, *ablation, env=env)
 
     shares = twin_link_shares(save_dir)
     print("twin-link share per re-index:", shares)
