@@ -1,6 +1,8 @@
 """Cross-lingual retrieval with a MARGE checkpoint, no fine-tuning (paper section 6.1).
 
-Embeddings are the mean of encoder layer --embed-layer's states (paper: 5).  On each dev pair:
+--embed-layer picks the embedding: an encoder layer's mean state (1..L), g (the relevance
+embedding, L2-normalised), or "all" to sweep g and every layer.  By default it is the layer just
+above g, as in the paper (g after 4 of 12 layers, embeddings from the 5th).  On each dev pair:
 - Tatoeba-style P@1, en->xx and xx->en, over the paragraphs of ``en-xx.sent.tsv`` and over the
   documents of ``en-xx.doc.jsonl`` (documents in 512-token chunks, embeddings averaged);
 - BUCC-style mining over the paragraphs with ratio-margin scores (k=4): the pairs are split in
@@ -8,19 +10,23 @@ Embeddings are the mean of encoder layer --embed-layer's states (paper: 5).  On 
   have no translation to find, as in BUCC), the threshold is tuned for F1 on the sample and
   applied to the test half.
 Prints one JSON object with the corpus's lexical baselines (dev/baselines.json) next to each.
+With "all", its rows are the default layer's, "sweep" holds every embedding's scores, and a
+table of them goes to stderr.
 
     python examples/retrieval_eval/evaluate.py --path CKPT --data DATA_DIR --dev DEV_DIR
 """
 
 import argparse
 import json
+import sys
+from collections import defaultdict
 
 import numpy as np
 
 from fairseq_marge.evaluation import bucc
 from fairseq_marge.evaluation.dev_sets import read_baselines, read_documents, read_sentences
-from fairseq_marge.evaluation.embeddings import resolve_embed_layer
-from fairseq_marge.evaluation.long_texts import embed_texts
+from fairseq_marge.evaluation.embeddings import all_embed_layers, resolve_embed_layer
+from fairseq_marge.evaluation.long_texts import embed_texts_by_layer
 from fairseq_marge.evaluation.tatoeba import retrieval_accuracy
 from fairseq_marge.hub_interface import load_checkpoint
 
@@ -53,39 +59,93 @@ def bucc_f1(en_emb, xx_emb, seed: int):
                 bucc_recall=round(recall, 3), bucc_f1=round(f1, 3))
 
 
+def scores(en_emb, xx_emb, kind: str, seed: int):
+    """P@1 both ways; for paragraphs, BUCC-style mining too."""
+    en2xx, xx2en = retrieval_accuracy(en_emb, xx_emb)
+    result = {"p1_en2xx": round(en2xx, 3), "p1_xx2en": round(xx2en, 3)}
+    if kind == "sent":
+        result.update(bucc_f1(en_emb, xx_emb, seed))
+    return result
+
+
+def evaluate_layers(hub, args, layers):
+    """{layer: {pair: {kind: scores}}} and {pair: {kind: number of pairs}}; each text is encoded
+    once for all ``layers``."""
+    by_layer = {layer: defaultdict(dict) for layer in layers}
+    sizes = defaultdict(dict)
+    for lang in args.langs:
+        pair = f"en-{lang}"
+        for kind, reader in (("sent", read_sentences), ("doc", read_documents)):
+            en, xx = reader(args.dev, lang)
+            sizes[pair][kind] = len(en)
+            en_emb, xx_emb = (embed_texts_by_layer(hub, texts, layers) for texts in (en, xx))
+            for layer in layers:
+                by_layer[layer][pair][kind] = scores(
+                    en_emb[layer].numpy(), xx_emb[layer].numpy(), kind, args.seed
+                )
+    return by_layer, sizes
+
+
+def with_baselines(layer_scores, sizes, baselines):
+    """The top-level rows: a layer's scores with the set's size and the lexical baselines."""
+    rows = {}
+    for pair, kinds in layer_scores.items():
+        base = baselines.get(pair, {})
+        rows[pair] = {kind: {
+            "n": sizes[pair][kind],
+            **result,
+            "baseline_char3gram_p1_en2xx": base.get(f"{kind}_retrieval_char3gram_p1_en2xx"),
+            "baseline_char3gram_p1_xx2en": base.get(f"{kind}_retrieval_char3gram_p1_xx2en"),
+            "baseline_random_p1": base.get(f"random_p1_{kind}", round(1 / sizes[pair][kind], 4)),
+        } for kind, result in kinds.items()}
+    return rows
+
+
+def sweep_table(sweep, default: str) -> str:
+    """One line per embedding: paragraph P@1 both ways and BUCC F1 for each pair."""
+    pairs = list(next(iter(sweep.values())))
+    header = ["layer"]
+    for pair in pairs:
+        xx = pair.split("-")[1]
+        header += [f"en->{xx}", f"{xx}->en", f"F1 {pair}"]
+    lines = [header]
+    for layer, by_pair in sweep.items():
+        cells = [layer + (" *" if layer == default else "")]
+        for pair in pairs:
+            sent = by_pair[pair]["sent"]
+            cells += [f"{sent[key]:.3f}" for key in ("p1_en2xx", "p1_xx2en", "bucc_f1")]
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    table = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in lines]
+    return "\n".join(["paragraph retrieval (* = the default layer; g = the relevance embedding)", *table])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", required=True, help="checkpoint file")
     parser.add_argument("--data", required=True, help="data directory (dict.txt, sentencepiece.model)")
     parser.add_argument("--dev", required=True, help="dev directory (en-xx.sent.tsv, en-xx.doc.jsonl)")
     parser.add_argument("--langs", nargs="+", default=["de", "fr"], help="the xx of each en-xx pair")
-    parser.add_argument("--embed-layer", type=int, help="encoder layer (default: 5, or the last of a shallower encoder)")
+    parser.add_argument("--embed-layer", help="an encoder layer 1..L, g (the relevance embedding) or all "
+                        "(a sweep of g and every layer); default: the layer just above g")
     parser.add_argument("--max-tokens", type=int, default=8000, help="tokens per encoding batch")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cpu", action="store_true")
     args = parser.parse_args()
 
     hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens)
-    baselines = read_baselines(args.dev)
-    summary = {"checkpoint": args.path, "embed_layer": resolve_embed_layer(hub.model.encoder, args.embed_layer)}
-    for lang in args.langs:
-        pair, base = f"en-{lang}", baselines.get(f"en-{lang}", {})
-        row = summary[pair] = {}
-        for kind, reader in (("sent", read_sentences), ("doc", read_documents)):
-            en, xx = reader(args.dev, lang)
-            en_emb = embed_texts(hub, en, args.embed_layer).numpy()
-            xx_emb = embed_texts(hub, xx, args.embed_layer).numpy()
-            en2xx, xx2en = retrieval_accuracy(en_emb, xx_emb)
-            row[kind] = {
-                "n": len(en),
-                "p1_en2xx": round(en2xx, 3),
-                "p1_xx2en": round(xx2en, 3),
-                "baseline_char3gram_p1_en2xx": base.get(f"{kind}_retrieval_char3gram_p1_en2xx"),
-                "baseline_char3gram_p1_xx2en": base.get(f"{kind}_retrieval_char3gram_p1_xx2en"),
-                "baseline_random_p1": base.get(f"random_p1_{kind}", round(1 / len(en), 4)),
-            }
-            if kind == "sent":
-                row[kind].update(bucc_f1(en_emb, xx_emb, args.seed))
+    encoder = hub.model.encoder
+    sweep = args.embed_layer == "all"
+    try:
+        reported = resolve_embed_layer(encoder, None if sweep else args.embed_layer)
+    except ValueError as error:
+        parser.error(str(error))
+    by_layer, sizes = evaluate_layers(hub, args, all_embed_layers(encoder) if sweep else [reported])
+    summary = {"checkpoint": args.path, "embed_layer": reported,
+               **with_baselines(by_layer[reported], sizes, read_baselines(args.dev))}
+    if sweep:
+        summary["sweep"] = {str(layer): by_pair for layer, by_pair in by_layer.items()}
+        print(sweep_table(summary["sweep"], str(reported)), file=sys.stderr)
     print(json.dumps(summary, indent=1))
 
 

@@ -1,12 +1,16 @@
 """Translate and embed texts of any length with a hub model: each text is cut into chunks at
-line boundaries, the chunks are processed in batches, and the chunk results are merged back."""
+line boundaries, the chunks are processed in batches, and the chunk results are merged back.
 
-from typing import List
+A text's embedding from an encoder layer is the mean over all its tokens; its g is the mean of
+its chunks' g (see :mod:`.embeddings`), since g describes a chunk as a whole."""
+
+from typing import Dict, List
 
 import torch
 from torch import Tensor
 
 from .chunking import PAPER_CHUNK_TOKENS, chunk_lines
+from .embeddings import RELEVANCE_EMBEDDING, EmbedLayer, layer_embeddings, resolve_embed_layer
 
 
 def text_chunks(hub, text: str, max_tokens: int = PAPER_CHUNK_TOKENS) -> List[Tensor]:
@@ -33,12 +37,28 @@ def translate_texts(hub, texts: List[str], target_lang: str, max_tokens: int = P
 
 
 def embed_texts(hub, texts: List[str], layer=None, max_tokens: int = PAPER_CHUNK_TOKENS) -> Tensor:
-    """(N, C): the token-weighted mean of the chunk embeddings, i.e. the mean over all tokens."""
+    """(N, C) embeddings of ``texts`` from ``layer`` (see :func:`.embeddings.resolve_embed_layer`)."""
+    layer = resolve_embed_layer(hub.model.encoder, layer)
+    return embed_texts_by_layer(hub, texts, [layer], max_tokens)[layer]
+
+
+def embed_texts_by_layer(hub, texts: List[str], layers: List[EmbedLayer],
+                         max_tokens: int = PAPER_CHUNK_TOKENS) -> Dict[EmbedLayer, Tensor]:
+    """{layer: (N, C)} for each of ``layers``, encoding each chunk once.  A layer's text
+    embedding is the token-weighted mean of its chunk embeddings, i.e. the mean over all tokens;
+    g's is the plain mean."""
     chunks, owner = _chunked(hub, texts, max_tokens)
-    chunk_embeddings = hub.embed_tokens(chunks, layer)
-    weights = torch.tensor([len(c) + 1.0 for c in chunks])  # + the BOS
-    sums = torch.zeros(len(texts), chunk_embeddings.size(1)).index_add_(
-        0, torch.tensor(owner), chunk_embeddings.cpu() * weights[:, None]
+    encoder = hub.model.encoder
+    # (chunks, len(layers), C); the hub's batching, as hub.embed_tokens uses for a single layer
+    chunk_embeddings = hub._map_tokens(chunks, lambda src: layer_embeddings(encoder, src, layers)).cpu()
+    lengths = torch.tensor([len(c) + 1.0 for c in chunks])  # + the BOS
+    weights = torch.stack(
+        [torch.ones_like(lengths) if layer == RELEVANCE_EMBEDDING else lengths for layer in layers], dim=1
     )
-    totals = torch.zeros(len(texts)).index_add_(0, torch.tensor(owner), weights)
-    return sums / totals[:, None]
+    owner = torch.tensor(owner)
+    sums = torch.zeros(len(texts), *chunk_embeddings.shape[1:]).index_add_(
+        0, owner, chunk_embeddings * weights[..., None]
+    )
+    totals = torch.zeros(len(texts), len(layers)).index_add_(0, owner, weights)
+    means = sums / totals[..., None]
+    return {layer: means[:, i] for i, layer in enumerate(layers)}
