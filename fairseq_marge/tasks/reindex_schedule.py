@@ -7,49 +7,22 @@ the interval in force at its first update.
 """
 
 import re
-from typing import List, Tuple
+from typing import Any, Callable, List, Tuple
 
-_RANGE = re.compile(r"^(\d+)-(\d*):(\d+)$")
+_RANGE = re.compile(r"^(\d+)-(\d*):(\S+)$")
 
 
 class ReindexSchedule:
     def __init__(self, spec: str):
         self.spec = str(spec).strip()
-        self.ranges: List[Tuple[int, float, int]] = self._parse(self.spec)
+        if self.spec.isdigit():
+            self.ranges = [(0, float("inf"), _positive_int(self.spec))]
+        else:
+            self.ranges = update_ranges(self.spec, "--reindex-interval", "INTERVAL", _positive_int)
         self._epoch_starts = [0]
 
-    @staticmethod
-    def _parse(spec: str):
-        if spec.isdigit():
-            ranges = [(0, float("inf"), int(spec))]
-        else:
-            ranges = []
-            for part in spec.split(","):
-                match = _RANGE.match(part.strip())
-                if match is None:
-                    raise ValueError(
-                        f"--reindex-interval {spec!r}: {part!r} is not START-END:INTERVAL "
-                        "(END may be empty for the last range)"
-                    )
-                start, end, interval = match.groups()
-                ranges.append((int(start), float(end) if end else float("inf"), int(interval)))
-        expected_start = 0
-        for start, end, interval in ranges:
-            if start != expected_start or end <= start or interval <= 0:
-                raise ValueError(
-                    f"--reindex-interval {spec!r}: ranges must start at 0, be contiguous and "
-                    "increasing, with positive intervals"
-                )
-            expected_start = end
-        if expected_start != float("inf"):
-            raise ValueError(f"--reindex-interval {spec!r}: the last range must be open (e.g. '2000-:10000')")
-        return ranges
-
     def interval_at(self, update: int) -> int:
-        for start, end, interval in self.ranges:
-            if start <= update < end:
-                return interval
-        raise AssertionError("unreachable: the ranges cover every update")
+        return value_at(self.ranges, update)
 
     def epoch_start(self, epoch: int) -> int:
         """The update at which 1-based ``epoch`` starts."""
@@ -60,3 +33,42 @@ class ReindexSchedule:
 
     def updates_in_epoch(self, epoch: int) -> int:
         return self.interval_at(self.epoch_start(epoch))
+
+
+def update_ranges(spec: str, option: str, what: str, parse_value: Callable[[str], Any]
+                  ) -> List[Tuple[int, float, Any]]:
+    """``START-END:VALUE,...`` as (start, end, value) triples: contiguous from update 0, the last
+    range open (``END`` empty).  ``parse_value`` raises ValueError on a bad value."""
+    ranges = []
+    for part in spec.split(","):
+        match = _RANGE.match(part.strip())
+        if match is None:
+            raise ValueError(f"{option} {spec!r}: {part!r} is not START-END:{what} "
+                             "(END may be empty for the last range)")
+        start, end, value = match.groups()
+        try:
+            value = parse_value(value)
+        except ValueError as error:
+            raise ValueError(f"{option} {spec!r}: {error}") from None
+        ranges.append((int(start), float(end) if end else float("inf"), value))
+    expected_start = 0
+    for start, end, _ in ranges:
+        if start != expected_start or end <= start:
+            raise ValueError(f"{option} {spec!r}: ranges must start at 0, be contiguous and increasing")
+        expected_start = end
+    if expected_start != float("inf"):
+        raise ValueError(f"{option} {spec!r}: the last range must be open (e.g. '2000-:{what}')")
+    return ranges
+
+
+def value_at(ranges: List[Tuple[int, float, Any]], update: int):
+    for start, end, value in ranges:
+        if start <= update < end:
+            return value
+    raise AssertionError("unreachable: the ranges cover every update")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"intervals must be positive integers, not {text!r}")
+    return int(text)
