@@ -5,33 +5,36 @@
 #
 #   bash examples/debian_docs/run.sh CORPUS_DIR      # CORPUS_DIR has corpus/docs.jsonl and dev/
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/../.."
 CORPUS=$(realpath "${1:?usage: run.sh CORPUS_DIR (with corpus/docs.jsonl and dev/)}")
 OUT=${OUT:-outputs/debian_docs}
 HOURS=${HOURS:-1.0}
 LANGS=${LANGS:-en,de,fr}
+G_LIMIT=${G_LIMIT:-1000}  # dev paragraphs and documents per pair for g at each checkpoint
 HERE=examples/debian_docs
+CKPTS=$OUT/checkpoints
 mkdir -p "$OUT"
 start=$(date +%s)
 
-echo "== 1/5 preprocess ($LANGS): clean, language ID, sentencepiece, chunk, shard by article group, binarize"
+echo "== 1/6 preprocess ($LANGS): clean, language ID, sentencepiece, 256-token chunks, 200 shards by article group"
 [ -f "$OUT/data-bin/train.meta.npy" ] || python -m preprocess all --input "$CORPUS/corpus/docs.jsonl" \
-    --out "$OUT/data-bin" --langs "$LANGS" --vocab-size 8000 --num-shards 20 --valid-fraction 0.02 \
-    --workers 2 --seed 1
+    --out "$OUT/data-bin" --langs "$LANGS" --vocab-size 8000 --num-shards 200 --max-tokens-per-doc 256 \
+    --valid-fraction 0.02 --workers 2 --seed 1
 
-echo "== 2/5 pre-train from random initialisation for at most $HOURS h (log: $OUT/train.log)"
-[ -f "$OUT/checkpoints/checkpoint_last.pt" ] || HOURS=$HOURS bash $HERE/train.sh "$OUT/data-bin" \
-    "$OUT/checkpoints" > "$OUT/train.log" 2>&1
-CKPT=$OUT/checkpoints/checkpoint_last.pt
+echo "== 2/6 pre-train from random initialisation for at most $HOURS h (log: $OUT/train.log)"
+[ -f "$CKPTS/checkpoint_last.pt" ] || HOURS=$HOURS bash $HERE/train.sh "$OUT/data-bin" "$CKPTS" \
+    > "$OUT/train.log" 2>&1
+CKPT=$CKPTS/checkpoint_last.pt
 python $HERE/init_checkpoint.py "$CKPT" "$OUT/checkpoint_init.pt"
 
-echo "== 3/5 cross-language retrieval on the dev set, trained and at initialisation"
+echo "== 3/6 cross-language retrieval on the dev set: g and every layer, trained and at initialisation"
 for model in trained init; do
     path=$CKPT; [ $model = init ] && path=$OUT/checkpoint_init.pt
     python examples/retrieval_eval/evaluate.py --path "$path" --data "$OUT/data-bin" \
-        --dev "$CORPUS/dev" --cpu > "$OUT/retrieval.$model.json"
+        --dev "$CORPUS/dev" --embed-layer all --cpu > "$OUT/retrieval.$model.json"
 
-    echo "== 4/5 ($model) held-out NLL with retrieved evidence vs random same-shard evidence"
+    echo "== 4/6 ($model) held-out NLL with retrieved evidence vs random same-shard evidence"
     for evidence in retrieved shuffled; do
         fairseq-validate "$OUT/data-bin" --user-dir fairseq_marge --task marge --path "$path" \
             --valid-subset valid --max-tokens 2048 --cpu --num-workers 0 \
@@ -39,11 +42,23 @@ for model in trained init; do
     done
 done
 
-echo "== 5/5 zero-shot translation en<->de, en<->fr (first ${LIMIT:=300} paragraphs), plots"
-python examples/translate/translate_dev.py --path "$CKPT" --data "$OUT/data-bin" --dev "$CORPUS/dev" \
-    --levels sent --limit "$LIMIT" --cpu --outputs "$OUT/translations" > "$OUT/translate.trained.json"
-python $HERE/plot_training.py --log "$OUT/train.log" --reindex "$OUT/checkpoints/reindex" \
-    --meta "$OUT/data-bin/train.meta.npy" \
-    --out "$OUT/training.png"
+echo "== 5/6 g's retrieval of the first $G_LIMIT paragraphs at init and at the end of every epoch"
+# checkpointN.pt holds the g that built plan N+1; epoch0 is the initialisation
+mkdir -p "$OUT/retrieval_g"
+for path in "$OUT/checkpoint_init.pt" "$CKPTS"/checkpoint[0-9]*.pt; do
+    epoch=${path##*/checkpoint}; epoch=${epoch%.pt}; epoch=${epoch/_init/0}
+    [ -f "$OUT/retrieval_g/epoch$epoch.json" ] || python examples/retrieval_eval/evaluate.py --path "$path" \
+        --data "$OUT/data-bin" --dev "$CORPUS/dev" --embed-layer g --limit "$G_LIMIT" --cpu \
+        > "$OUT/retrieval_g/epoch$epoch.json"
+done
+
+echo "== 6/6 zero-shot translation en<->de, en<->fr (first ${LIMIT:=300} paragraphs), with and without n-gram blocking; plots"
+for block in 8 0; do
+    python examples/translate/translate_dev.py --path "$CKPT" --data "$OUT/data-bin" --dev "$CORPUS/dev" \
+        --levels sent --limit "$LIMIT" --no-repeat-ngram-size $block --cpu \
+        --outputs "$OUT/translations.block$block" > "$OUT/translate.block$block.json"
+done
+python $HERE/plot_training.py --log "$OUT/train.log" --reindex "$CKPTS/reindex" \
+    --meta "$OUT/data-bin/train.meta.npy" --out "$OUT/training.png"
 python $HERE/summarise.py --dir "$OUT" --dev "$CORPUS/dev" | tee "$OUT/results.md"
-echo "Done in $(( $(date +%s) - start )) s: $OUT/results.md, $OUT/training.png, $OUT/checkpoints/reindex/"
+echo "Done in $(( $(date +%s) - start )) s: $OUT/results.md, $OUT/training.png, $CKPTS/reindex/"

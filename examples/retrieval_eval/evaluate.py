@@ -76,7 +76,7 @@ def evaluate_layers(hub, args, layers):
     for lang in args.langs:
         pair = f"en-{lang}"
         for kind, reader in (("sent", read_sentences), ("doc", read_documents)):
-            en, xx = reader(args.dev, lang)
+            en, xx = reader(args.dev, lang, args.limit)
             sizes[pair][kind] = len(en)
             en_emb, xx_emb = (embed_texts_by_layer(hub, texts, layers) for texts in (en, xx))
             for layer in layers:
@@ -129,6 +129,8 @@ def main():
     parser.add_argument("--embed-layer", help="an encoder layer 1..L, g (the relevance embedding) or all "
                         "(a sweep of g and every layer); default: the layer just above g")
     parser.add_argument("--max-tokens", type=int, default=8000, help="tokens per encoding batch")
+    parser.add_argument("--limit", type=int, help="the first N paragraphs and documents of each set "
+                        "(quicker, e.g. for every checkpoint of a run; the baselines stay the full set's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cpu", action="store_true")
     args = parser.parse_args()
