@@ -78,8 +78,15 @@ def main():
             (("cross_links_in_group", "cross-language links to a translation"),
              ("mono_links_in_group", "same-language links within the article")), ("C0", "C1")
         ):
-            axes[3].plot(reindex_update, [r[key] for r in reports], "o-", color=colour, label=label)
+            shares = [r[key] for r in reports]
+            if not any(shares):
+                continue  # e.g. no same-language links asked for (--mono-links 0)
+            axes[3].plot(reindex_update, shares, "o-", color=colour, label=label)
             axes[3].axhline(chance[key], color=colour, linestyle=":", label="  random links in the shard")
+        planners = [r.get("planner", "retrieval") for r in reports]
+        for update, before, after in zip(reindex_update[1:], planners, planners[1:]):
+            if after != before:  # a --planner-schedule hand-over
+                axes[3].axvline(update, color="grey", linestyle="--", label=f"{before} -> {after} planner")
         axes[3].set_yscale("log")
     axes[3].set_title("links reaching the target's article group, per re-index")
     for ax in axes:

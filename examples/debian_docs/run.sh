@@ -11,7 +11,8 @@ CORPUS=$(realpath "${1:?usage: run.sh CORPUS_DIR (with corpus/docs.jsonl and dev
 OUT=${OUT:-outputs/debian_docs}
 HOURS=${HOURS:-1.0}
 LANGS=${LANGS:-en,de,fr}
-G_LIMIT=${G_LIMIT:-1000}  # dev paragraphs and documents per pair for g at each checkpoint
+G_LIMIT=${G_LIMIT:-1000}  # dev paragraphs per pair for g at every G_EVERY-th epoch's checkpoint
+G_EVERY=${G_EVERY:-2}
 HERE=examples/debian_docs
 CKPTS=$OUT/checkpoints
 mkdir -p "$OUT"
@@ -42,13 +43,14 @@ for model in trained init; do
     done
 done
 
-echo "== 5/6 g's retrieval of the first $G_LIMIT paragraphs at init and at the end of every epoch"
+echo "== 5/6 g's retrieval of the first $G_LIMIT paragraphs at init and at the end of every ${G_EVERY}th epoch"
 # checkpointN.pt holds the g that built plan N+1; epoch0 is the initialisation
 mkdir -p "$OUT/retrieval_g"
 for path in "$OUT/checkpoint_init.pt" "$CKPTS"/checkpoint[0-9]*.pt; do
     epoch=${path##*/checkpoint}; epoch=${epoch%.pt}; epoch=${epoch/_init/0}
+    (( epoch % G_EVERY == 0 )) || continue
     [ -f "$OUT/retrieval_g/epoch$epoch.json" ] || python examples/retrieval_eval/evaluate.py --path "$path" \
-        --data "$OUT/data-bin" --dev "$CORPUS/dev" --embed-layer g --limit "$G_LIMIT" --cpu \
+        --data "$OUT/data-bin" --dev "$CORPUS/dev" --embed-layer g --levels sent --limit "$G_LIMIT" --cpu \
         > "$OUT/retrieval_g/epoch$epoch.json"
 done
 

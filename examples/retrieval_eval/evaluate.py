@@ -76,6 +76,8 @@ def evaluate_layers(hub, args, layers):
     for lang in args.langs:
         pair = f"en-{lang}"
         for kind, reader in (("sent", read_sentences), ("doc", read_documents)):
+            if kind not in args.levels:
+                continue
             en, xx = reader(args.dev, lang, args.limit)
             sizes[pair][kind] = len(en)
             en_emb, xx_emb = (embed_texts_by_layer(hub, texts, layers) for texts in (en, xx))
@@ -129,6 +131,8 @@ def main():
     parser.add_argument("--embed-layer", help="an encoder layer 1..L, g (the relevance embedding) or all "
                         "(a sweep of g and every layer); default: the layer just above g")
     parser.add_argument("--max-tokens", type=int, default=8000, help="tokens per encoding batch")
+    parser.add_argument("--levels", nargs="+", default=["sent", "doc"], choices=["sent", "doc"],
+                        help="paragraphs (sent) and/or documents (doc)")
     parser.add_argument("--limit", type=int, help="the first N paragraphs and documents of each set "
                         "(quicker, e.g. for every checkpoint of a run; the baselines stay the full set's)")
     parser.add_argument("--seed", type=int, default=1)
