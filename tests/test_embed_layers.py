@@ -139,3 +139,9 @@ def test_evaluate_refuses_a_bad_layer(checkpoint, capsys, monkeypatch, layer):
         evaluate(checkpoint, capsys, monkeypatch, "--embed-layer", layer)
     assert stopped.value.code == 2
     assert f"--embed-layer {layer}: expected an encoder layer 1..4 or 'g'" in capsys.readouterr().err
+
+
+def test_evaluate_on_the_first_paragraphs_only(checkpoint, capsys, monkeypatch):
+    summary, _ = evaluate(checkpoint, capsys, monkeypatch, "--embed-layer", "g", "--levels", "sent", "--limit", "4")
+    assert summary["embed_layer"] == "g" and list(summary["en-de"]) == ["sent"]
+    assert summary["en-de"]["sent"]["n"] == 4
