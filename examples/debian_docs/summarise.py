@@ -5,8 +5,9 @@
 Reads, in OUT (run.sh writes them): retrieval.{trained,init}.json (examples/retrieval_eval,
 ``--embed-layer all``), retrieval_g/UPDATE.json (g at each kept checkpoint),
 checkpoints/reindex/links_gen*.json (each re-index's report), validate.{trained,init}.
-{retrieved,shuffled}.log (fairseq-validate --valid-evidence ...), translate.block{8,0}.json and
-translations.block8/ (examples/translate/translate_dev.py with and without n-gram blocking).
+{retrieved,shuffled}.log (fairseq-validate --valid-evidence ...), translate.block8.json,
+translations.block8/ and, with UNBLOCKED=1, translate.block0.json (examples/translate/translate_dev.py
+with and without n-gram blocking).
 """
 
 import argparse
@@ -90,17 +91,19 @@ def nll_rows(out: Path):
 
 
 def translation_rows(out: Path):
-    blocked, unblocked = (json.loads((out / f"translate.block{n}.json").read_text()) for n in (8, 0))
+    blocked = json.loads((out / "translate.block8.json").read_text())
+    unblocked_path = out / "translate.block0.json"  # run.sh with UNBLOCKED=1
+    unblocked = json.loads(unblocked_path.read_text()) if unblocked_path.exists() else {}
     yield ("| direction | level | n | BLEU | chrF | BLEU, no blocking | chrF, no blocking "
            "| copy-source BLEU | copy-source chrF |")
     yield "|---|---|---|---|---|---|---|---|---|"
     for key, r in blocked.items():
         if isinstance(r, dict) and "bleu" in r:
             direction, level = key.split(".")
-            u = unblocked[key]
+            u = unblocked.get(key)
+            no_blocking = f"{u['bleu']:.2f} | {u['chrf']:.2f}" if u else "| "
             yield (f"| {direction} | {level} | {r['n']} | {r['bleu']:.2f} | {r['chrf']:.2f} "
-                   f"| {u['bleu']:.2f} | {u['chrf']:.2f} "
-                   f"| {r['copy_source_bleu']:.2f} | {r['copy_source_chrf']:.2f} |")
+                   f"| {no_blocking} | {r['copy_source_bleu']:.2f} | {r['copy_source_chrf']:.2f} |")
 
 
 def first_outputs(out: Path, dev: Path, count: int = 3):
