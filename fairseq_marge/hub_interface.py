@@ -11,7 +11,7 @@ Texts are raw strings: fairseq's ``sentencepiece`` BPE encodes them with the dat
 """
 
 import os
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Union
 
 import torch
 from fairseq import utils
@@ -43,14 +43,15 @@ class MargeHubInterface(GeneratorHubInterface):
             max_len_b=max_len_b, inference_step_args={"target_lang": target_lang}, **kwargs,
         )
 
-    def embed(self, texts: Texts, layer: Optional[int] = None) -> Tensor:
-        """(N, C) sentence embeddings: the mean of encoder layer ``layer``'s states (default:
-        the paper's 5th, or the last of a shallower encoder); (C,) for a single string."""
+    def embed(self, texts: Texts, layer: Union[int, str, None] = None) -> Tensor:
+        """(N, C) sentence embeddings: the mean of encoder layer ``layer``'s states (default: the
+        layer just above g, as the paper's 5th of 12), or ``"g"``, the L2-normalised relevance
+        embedding; (C,) for a single string."""
         if isinstance(texts, str):
             return self.embed([texts], layer)[0]
         return self.embed_tokens([self.encode(t) for t in texts], layer)
 
-    def embed_tokens(self, tokens: List[Tensor], layer: Optional[int] = None) -> Tensor:
+    def embed_tokens(self, tokens: List[Tensor], layer: Union[int, str, None] = None) -> Tensor:
         """:meth:`embed` for encoded inputs (``text [EOS]`` ids, as :meth:`encode` returns)."""
         layer = resolve_embed_layer(self.model.encoder, layer)
         return self._map_tokens(tokens, lambda src: mean_layer_states(self.model.encoder, src, layer))

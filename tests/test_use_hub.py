@@ -44,7 +44,7 @@ def test_embed_is_the_layer_mean_and_does_not_depend_on_the_batch(hub):
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
     src = torch.cat([torch.tensor([hub.task.dictionary.bos()]), hub.encode(TEXTS[1])])[None]
     torch.testing.assert_close(alone[1], mean_layer_states(hub.model.encoder, src, 2)[0])
-    assert hub.embed(TEXTS).shape == together.shape  # default layer: 5, capped at the tiny depth
+    assert hub.embed(TEXTS).shape == together.shape  # default layer: the one just above g
     with pytest.raises(ValueError, match="embed-layer"):
         hub.embed(TEXTS, layer=9)
 
