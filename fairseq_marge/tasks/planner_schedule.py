@@ -22,9 +22,6 @@ class PlannerSchedule:
     def planner_at(self, update: int) -> str:
         return value_at(self.ranges, update)
 
-    def names(self):
-        return sorted({name for _, _, name in self.ranges})
-
 
 def _registered(name: str) -> str:
     get_planner_class(name)  # raises, listing the registered planners
