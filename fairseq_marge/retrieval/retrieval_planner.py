@@ -65,6 +65,8 @@ class Reindexing:
 class RetrievalPlanner(Planner):
     def __init__(
         self,
+        task,
+        *,
         mono_links: float,
         cross_links: float,
         cross_lingual_weight: float,
@@ -74,6 +76,7 @@ class RetrievalPlanner(Planner):
         langs: List[str],
         report_dir: Optional[str] = None,
     ):
+        super().__init__(task)
         self.mono_links = mono_links
         self.cross_links = cross_links
         self.cross_lingual_weight = cross_lingual_weight
@@ -89,6 +92,7 @@ class RetrievalPlanner(Planner):
         directory's ``reindex/`` (not for a validation plan, which is not a re-index)."""
         cfg = task.cfg
         return cls(
+            task,
             mono_links=cfg.mono_links,
             cross_links=cfg.cross_links,
             cross_lingual_weight=cfg.cross_lingual_weight,
@@ -148,7 +152,7 @@ class RetrievalPlanner(Planner):
         for problem, bad_shards in problems.items():
             examples = ", ".join(map(str, bad_shards[:5])) + (", ..." if len(bad_shards) > 5 else "")
             logger.info(f"re-index {generation}: {len(bad_shards)} shard(s) with {problem}: {examples}")
-        _explain_duplicates(links, generation)
+        _explain_duplicates(links, generation, self.name)
 
         group = np.asarray(dataset.metadata["group"])
         plan = BatchPlan(clusters, generation)
@@ -258,11 +262,13 @@ def shard_problem(meta: np.ndarray, wants_cross: bool) -> Optional[str]:
     return None
 
 
-def _explain_duplicates(links: Links, generation: int):
+def _explain_duplicates(links: Links, generation: int, planner: str):
     identical = np.flatnonzero(links.score >= 1 - 1e-6)
     if len(identical):
         first = identical[0]
-        logger.info(f"re-index {generation}: {len(identical)} links join documents with identical g (f = 1), "
+        # the retrieval planner scores with g; a subclass (lexical) with its own vectors
+        vectors = "g (f = 1)" if planner == "retrieval" else f"{planner} vectors (cosine 1)"
+        logger.info(f"re-index {generation}: {len(identical)} links join documents with identical {vectors}, "
                     f"e.g. target {links.target[first]} and evidence {links.evidence[first]}: "
                     "duplicates in the corpus make reconstruction a copy")
 
