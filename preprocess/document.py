@@ -6,6 +6,7 @@ document of at most ``--max-tokens-per-doc`` sentencepiece pieces: one document 
 binarized dataset.
 """
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -25,8 +26,12 @@ class Document:
 
     @property
     def key(self) -> str:
-        """A stable name for hashing: the ``doc_id``, or where the document was read."""
-        return self.doc_id if self.doc_id is not None else self.origin
+        """A stable name for hashing into shards and splits: the ``doc_id``, or else a digest of
+        the text.  Not where the document was read: a corpus must get the same shards wherever
+        its file lies and whichever step wrote it (texts are unique after ``clean``)."""
+        if self.doc_id is not None:
+            return self.doc_id
+        return "md5:" + hashlib.md5(self.text.encode("utf-8")).hexdigest()
 
 
 @dataclass

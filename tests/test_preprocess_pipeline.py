@@ -177,6 +177,25 @@ def test_single_language_corpus_without_labels_or_groups(tmp_path):
     assert langs == ["en"] and (meta["group"] == -1).all() and (meta["lang"] == 0).all()
 
 
+def test_documents_without_id_get_the_same_shard_and_split_wherever_the_corpus_lies(tmp_path):
+    """Without a doc_id a document is hashed by its text: not by its file's path, which moved
+    from one pytest run to the next and made shard layouts (and a test) a matter of luck."""
+    records = [{"text": document_text("en", g)} for g in range(10)]
+    placement = []
+    for where, order in (("a", records), ("b/c", records[::-1])):
+        (tmp_path / where).mkdir(parents=True)
+        corpus = write_jsonl(tmp_path / where / "corpus.jsonl", order)
+        run(*all_args(corpus, tmp_path / where / "out", "--shard-by", "hash", "--num-shards", 8,
+                      "--max-tokens-per-doc", 512))  # a chunk per document
+        placement.append({
+            (split, tuple(dataset[i].tolist())): int(meta["shard"][i])
+            for split in ("train", "valid")
+            for _, _, dataset, meta in [read_split(tmp_path / where / "out", split)]
+            for i in range(len(dataset))
+        })
+    assert len(placement[0]) == 10 and placement[0] == placement[1]
+
+
 def test_workers_and_single_steps_give_the_same_data(messy, tmp_path):
     corpus, reference, _ = messy
     common = ["--on-error", "skip", "--spm-model", reference / "sentencepiece.model"]
@@ -256,6 +275,8 @@ def test_single_language_corpus_in_shards_of_one_document_trains_and_says_why_li
     # one chunk per document (no --max-tokens-per-doc cut), and more shards than documents
     run(*all_args(corpus, tmp_path / "out", "--shard-by", "hash", "--num-shards", 8,
                   "--valid-fraction", 0, "--max-tokens-per-doc", 512))
+    shards = np.bincount(read_split(tmp_path / "out", "train")[3]["shard"])
+    assert shards.max() >= 2 and (shards == 1).any()  # a cluster to train on, and a lone document
     # whole documents: a cluster of two needs more than the messy corpus's 300 tokens
     log = train_a_few_updates(tmp_path / "out", tmp_path / "save", max_tokens=2048)
     assert re.search(r"re-index 1: \d+ shard\(s\) with one language only", log)
