@@ -11,14 +11,14 @@ Texts are raw strings: fairseq's ``sentencepiece`` BPE encodes them with the dat
 """
 
 import os
-from typing import Callable, List, Union
+from typing import Callable, List, Optional, Union
 
 import torch
 from fairseq import utils
 from fairseq.hub_utils import GeneratorHubInterface
 from torch import Tensor
 
-from .evaluation.embeddings import mean_layer_states, resolve_embed_layer
+from .evaluation.embeddings import EmbedLayer, mean_layer_states, resolve_embed_layer
 from .modules.relevance_scorer import RelevanceScorer
 
 Texts = Union[str, List[str]]
@@ -43,7 +43,7 @@ class MargeHubInterface(GeneratorHubInterface):
             max_len_b=max_len_b, inference_step_args={"target_lang": target_lang}, **kwargs,
         )
 
-    def embed(self, texts: Texts, layer: Union[int, str, None] = None) -> Tensor:
+    def embed(self, texts: Texts, layer: Optional[EmbedLayer] = None) -> Tensor:
         """(N, C) sentence embeddings: the mean of encoder layer ``layer``'s states (default: the
         layer just above g, as the paper's 5th of 12), or ``"g"``, the L2-normalised relevance
         embedding; (C,) for a single string."""
@@ -51,7 +51,7 @@ class MargeHubInterface(GeneratorHubInterface):
             return self.embed([texts], layer)[0]
         return self.embed_tokens([self.encode(t) for t in texts], layer)
 
-    def embed_tokens(self, tokens: List[Tensor], layer: Union[int, str, None] = None) -> Tensor:
+    def embed_tokens(self, tokens: List[Tensor], layer: Optional[EmbedLayer] = None) -> Tensor:
         """:meth:`embed` for encoded inputs (``text [EOS]`` ids, as :meth:`encode` returns)."""
         layer = resolve_embed_layer(self.model.encoder, layer)
         return self._map_tokens(tokens, lambda src: mean_layer_states(self.model.encoder, src, layer))

@@ -181,19 +181,21 @@ def test_documents_without_id_get_the_same_shard_and_split_wherever_the_corpus_l
     """Without a doc_id a document is hashed by its text: not by its file's path, which moved
     from one pytest run to the next and made shard layouts (and a test) a matter of luck."""
     records = [{"text": document_text("en", g)} for g in range(10)]
-    placement = []
-    for where, order in (("a", records), ("b/c", records[::-1])):
+
+    def placement(where, records):
+        """{(split, a document's tokens): its shard} of ``records`` preprocessed in ``where``."""
         (tmp_path / where).mkdir(parents=True)
-        corpus = write_jsonl(tmp_path / where / "corpus.jsonl", order)
+        corpus = write_jsonl(tmp_path / where / "corpus.jsonl", records)
         run(*all_args(corpus, tmp_path / where / "out", "--shard-by", "hash", "--num-shards", 8,
                       "--max-tokens-per-doc", 512))  # a chunk per document
-        placement.append({
-            (split, tuple(dataset[i].tolist())): int(meta["shard"][i])
-            for split in ("train", "valid")
-            for _, _, dataset, meta in [read_split(tmp_path / where / "out", split)]
-            for i in range(len(dataset))
-        })
-    assert len(placement[0]) == 10 and placement[0] == placement[1]
+        shards = {}
+        for split in ("train", "valid"):
+            _, _, dataset, meta = read_split(tmp_path / where / "out", split)
+            shards.update(((split, tuple(dataset[i].tolist())), int(meta["shard"][i])) for i in range(len(dataset)))
+        return shards
+
+    here = placement("a", records)
+    assert len(here) == 10 and placement("b/c", records[::-1]) == here
 
 
 def test_workers_and_single_steps_give_the_same_data(messy, tmp_path):
