@@ -15,8 +15,8 @@ from fairseq_marge.tasks.planner_schedule import PlannerSchedule
 ORACLE_DIR = REPO / "examples" / "custom_planner" / "group_oracle"
 
 
-def reindex_reports(save_dir):
-    reports = [json.loads(p.read_text()) for p in (save_dir / "reindex").glob("links_gen*.json")]
+def reindex_reports(save_dir, pattern="links_gen*.json"):
+    reports = [json.loads(p.read_text()) for p in (save_dir / "reindex").glob(pattern)]
     return sorted(reports, key=lambda r: r["generation"])
 
 
@@ -84,12 +84,16 @@ def test_lexical_links_find_noisy_twins(noisy_twin_data):
 
 
 def test_schedule_hands_over_from_lexical_to_retrieval_in_training(tiny_data_dir, tmp_path):
-    run_cli("fairseq-train", tiny_data_dir, "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
+    """... and while the lexical planner builds the plans, g's own links are reported beside them."""
+    proc = run_cli("fairseq-train", tiny_data_dir, "--user-dir", "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
             "--criterion", "marge", "--max-tokens", "600", "--optimizer", "adam", "--lr", "1e-3",
             "--max-update", "9", "--reindex-interval", "3", "--planner-schedule", "0-6:lexical,6-:retrieval",
             "--cpu", "--num-workers", "0", "--save-dir", tmp_path, "--no-epoch-checkpoints",
-            "--disable-validation", "--seed", "1")
+            "--disable-validation", "--seed", "1", "--report-g-links")
     assert [r["planner"] for r in reindex_reports(tmp_path)] == ["lexical", "lexical", "retrieval"]
+    own = reindex_reports(tmp_path, "g_links_gen*.json")
+    assert [(r["generation"], r["planner"], r["links_of"]) for r in own] == [(1, "lexical", "g"), (2, "lexical", "g")]
+    assert "re-index 2, g's own links (not trained on; the plan is lexical's)" in proc.stdout + proc.stderr
 
 
 def test_a_user_dir_planner_trains(noisy_twin_data, tmp_path):

@@ -18,6 +18,7 @@ import torch
 from fairseq.data import FairseqDataset, data_utils
 
 from .document_metadata import load_metadata
+from .truncated_documents import TruncatedTokens
 
 
 class DocumentLengthError(ValueError):
@@ -32,6 +33,7 @@ class MargeDocumentDataset(FairseqDataset):
         self.lang_token_ids = torch.as_tensor(lang_token_ids, dtype=torch.long)
         self.split = split
         self.doc_sizes = np.asarray(tokens.sizes, dtype=np.int64)  # includes the EOS
+        self._truncated = {}  # length -> view: one per length, so planners may cache by dataset
 
     @classmethod
     def load(cls, data_prefix, dictionary, lang_token_ids, split, max_doc_tokens):
@@ -53,6 +55,18 @@ class MargeDocumentDataset(FairseqDataset):
         if len(empty):
             raise DocumentLengthError(f"{data_prefix}.bin: document {empty[0]} is empty")
         return cls(tokens, metadata, dictionary, lang_token_ids, split)
+
+    def truncated(self, length):
+        """This split with every document cut to ``length`` tokens plus EOS (the same documents,
+        ids and metadata); itself if ``length`` is None."""
+        if length is None:
+            return self
+        if length not in self._truncated:
+            tokens = TruncatedTokens(self.tokens, length, self.dictionary.eos())
+            self._truncated[length] = MargeDocumentDataset(
+                tokens, self.metadata, self.dictionary, self.lang_token_ids, self.split
+            )
+        return self._truncated[length]
 
     @property
     def num_documents(self) -> int:

@@ -110,11 +110,19 @@ class RetrievalPlanner(Planner):
         _, rank, world_size = data_parallel()
         result = self.reindex(dataset, model.encoder, generation, seed)
         if rank == 0:
-            self._report(result, generation, updates_since_last)
+            self._report(result, generation, updates_since_last=updates_since_last)
         plan = result.plan if world_size == 1 else _broadcast(result.plan if rank == 0 else None)
         logger.info(f"re-index {generation}: plan fingerprint {plan.fingerprint()} "
                     f"(rank {rank} of {world_size})")
         return plan
+
+    def report_own_links(self, dataset, model, generation: int, seed: int, planner: str):
+        """At a re-index whose plan another ``planner`` builds: what g would have linked, logged
+        and written as ``g_links_genN`` (``--report-g-links``); the plan is not used.  Every rank
+        must call it (the encoding is shared)."""
+        result = self.reindex(dataset, model.encoder, generation, seed)
+        if data_parallel()[1] == 0:
+            self._report(result, generation, plan_by=planner)
 
     def reindex(self, dataset, encoder, generation: int, seed: int) -> Reindexing:
         """Encode on every rank; search, threshold and batch on rank 0 (other ranks get an empty
@@ -190,7 +198,10 @@ class RetrievalPlanner(Planner):
         docs = np.flatnonzero(np.isin(shard_of, shards))
         return docs[np.argsort(shard_of[docs], kind="stable")]
 
-    def _report(self, result: Reindexing, generation: int, updates_since_last: int):
+    def _report(self, result: Reindexing, generation: int, updates_since_last: int = 0,
+                plan_by: Optional[str] = None):
+        """Log and write a re-index's statistics; ``plan_by``: another planner made the plan, and
+        these are g's own links (``report_own_links``)."""
         per_target = max(result.num_targets, 1)
         seconds = {s: round(result.seconds.get(s, 0.0), 3) for s in STAGES}
         stats = dict(
@@ -210,9 +221,13 @@ class RetrievalPlanner(Planner):
                 result.targets_with_group_evidence / max(result.targets_used, 1), 3),
             seconds=seconds,
         )
+        if plan_by is None:
+            heading = f"re-index {generation} after {updates_since_last} updates ({self.name} planner)"
+        else:
+            heading = f"re-index {generation}, g's own links (not trained on; the plan is {plan_by}'s)"
+            stats.update(planner=plan_by, links_of="g")
         logger.info(
-            f"re-index {generation} after {updates_since_last} updates ({self.name} planner): "
-            f"{result.num_documents} documents, links per target {stats['mono_links_per_target']} "
+            f"{heading}: {result.num_documents} documents, links per target {stats['mono_links_per_target']} "
             f"same-language + {stats['cross_links_per_target']} cross-language "
             f"({stats['mono_links_in_group']:.1%} / {stats['cross_links_in_group']:.1%} within the "
             "target's article group); "
@@ -223,7 +238,7 @@ class RetrievalPlanner(Planner):
             "seconds " + ", ".join(f"{s} {t:.2f}" for s, t in seconds.items())
         )
         if self.report_dir is not None and result.link_matrix is not None:
-            prefix = self.report_dir / f"links_gen{generation}"
+            prefix = self.report_dir / f"{'' if plan_by is None else 'g_'}links_gen{generation}"
             write_link_matrix(prefix, result.link_matrix, self.langs, stats)
             logger.info(f"re-index {generation}: language link matrix in {prefix}.json/.png")
 

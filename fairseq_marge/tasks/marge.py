@@ -24,11 +24,13 @@ from ..data.language_tokens import add_language_tokens, lang_token_index, read_l
 from ..data.plan_iterator import PlanEpochBatchIterator
 from ..data.planner_registry import Planner, build_planner
 from ..data.random_planner import random_plan, with_random_evidence
+from ..data.truncated_documents import truncate_sample
 from ..retrieval import lexical_planner  # noqa: F401  (registers "lexical")
 from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
+from .length_schedule import LengthSchedule
 from .planner_schedule import PlannerSchedule
 from .preemption import Preemption
 from .reindex_schedule import ReindexSchedule
@@ -61,6 +63,18 @@ class MargeTaskConfig(FairseqDataclass):
         default=None,
         metadata={"help": "planners by update range, overriding --planner, e.g. "
                           "'0-3000:lexical,3000-:retrieval' (an epoch uses the one at its first update)"},
+    )
+    doc_length_schedule: Optional[str] = field(
+        default=None,
+        metadata={"help": "a document-length curriculum: every training document cut to LENGTH tokens "
+                          "by update range, e.g. '0-2000:64,2000-4000:128,4000-:512' (an epoch uses "
+                          "the length at its first update, for its plan and its batches)"},
+    )
+    report_g_links: bool = field(
+        default=False,
+        metadata={"help": "when another planner builds the plan (lexical, random, a user-dir's), "
+                          "also encode with g at each re-index and report the links g would have "
+                          "made (reindex/g_links_genN.json); costs one encoding of the sampled shards"},
     )
     valid_evidence: VALID_EVIDENCE = field(
         default="random",
@@ -122,6 +136,7 @@ class MargeTask(FairseqTask):
         self.lang_token_ids = add_language_tokens(dictionary, langs)
         self.schedule = ReindexSchedule(cfg.reindex_interval)
         self.planner_schedule = PlannerSchedule(cfg.planner, cfg.planner_schedule)
+        self.length_schedule = LengthSchedule(cfg.doc_length_schedule)
         self._planners = {}  # name -> planner, built on first use (the lexical one keeps its vectors)
         self.model = None  # set by build_model: re-indexing encodes with the model in training
         self._retrieval_models = {}  # --retrieve-from: model -> its retrieval-augmented wrapper
@@ -196,12 +211,25 @@ class MargeTask(FairseqTask):
         seed = self.cfg.seed + epoch
         name = self.planner_schedule.planner_at(self.schedule.epoch_start(epoch))
         updates_since_last = self.schedule.updates_in_epoch(epoch - 1) if epoch > 1 else 0
+        dataset = dataset.truncated(self.doc_length(epoch))
         plan = self.planner(name).plan(
             dataset, self.model, generation=epoch, seed=seed, updates_since_last=updates_since_last
         )
+        if self.cfg.report_g_links and name != "retrieval":
+            self.planner("retrieval").report_own_links(dataset, self.model, epoch, seed, planner=name)
         if self.cfg.train_evidence == "shuffled":
             plan = with_random_evidence(plan, dataset, seed=seed)
         return plan
+
+    def doc_length(self, epoch: int):
+        """``--doc-length-schedule``'s length for ``epoch`` (None: documents are not cut)."""
+        return self.length_schedule.length_at(self.schedule.epoch_start(epoch))
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        length = self.doc_length(self.schedule.epoch_of(update_num))
+        if length is not None and sample:
+            sample = truncate_sample(sample, length, self.dictionary.pad(), self.dictionary.eos())
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
     def planner(self, name: str) -> Planner:
         if name not in self._planners:

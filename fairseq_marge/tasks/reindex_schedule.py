@@ -31,6 +31,13 @@ class ReindexSchedule:
             self._epoch_starts.append(previous + self.interval_at(previous))
         return self._epoch_starts[epoch - 1]
 
+    def epoch_of(self, update: int) -> int:
+        """The 1-based epoch that ``update`` (0-based, as fairseq's ``update_num``) belongs to."""
+        epoch = 1
+        while self.epoch_start(epoch + 1) <= update:
+            epoch += 1
+        return epoch
+
     def updates_in_epoch(self, epoch: int) -> int:
         return self.interval_at(self.epoch_start(epoch))
 
