@@ -29,6 +29,7 @@ from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
+from .option_checks import check_options, check_options_against_data
 from .planner_schedule import PlannerSchedule
 from .preemption import Preemption
 from .reindex_schedule import ReindexSchedule
@@ -133,6 +134,7 @@ class MargeTask(FairseqTask):
         data_dir = utils.split_paths(cfg.data)[0]
         dictionary = Dictionary.load(os.path.join(data_dir, "dict.txt"))
         langs = read_langs(data_dir)
+        check_options(cfg, langs)
         logger.info(f"dictionary: {len(dictionary)} types; {len(langs)} languages")
         return cls(cfg, dictionary, langs)
 
@@ -163,6 +165,7 @@ class MargeTask(FairseqTask):
             self.cfg.max_doc_tokens,
         )
         logger.info(f"{split}: {self.datasets[split].num_documents} documents")
+        check_options_against_data(self.cfg, self.datasets[split])
 
     def _load_pair_dataset(self, data_dir, pair):
         def load(lang):
