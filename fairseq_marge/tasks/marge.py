@@ -24,6 +24,7 @@ from ..data.document_dataset import MargeDocumentDataset
 from ..data.language_pairs import check_aligned, load_pair_side
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
 from ..data.plan_iterator import PlanEpochBatchIterator
+from ..data.plan_provenance import PlanSources
 from ..data.planner_registry import Planner, build_planner
 from ..data.random_planner import random_plan, with_random_evidence
 from ..retrieval import lexical_planner  # noqa: F401  (registers "lexical")
@@ -264,6 +265,7 @@ class MargeTask(FairseqTask):
             epoch_iter = PlanEpochBatchIterator(
                 dataset,
                 plan_for_epoch=lambda e: self.build_plan(dataset, e),
+                plan_sources=PlanSources(self, dataset).of_epoch,  # checked on resume
                 batches_in_epoch=self._batches_in_epoch(num_shards),
                 preemption=Preemption.install(),  # in fairseq-train: SIGTERM/SIGUSR1 save and exit
                 **common,
