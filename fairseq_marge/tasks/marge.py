@@ -32,6 +32,7 @@ from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
+from ..models.checkpoint_compatibility import require_marge_model
 from .option_checks import check_options, check_options_against_data
 from .planner_schedule import PlannerSchedule
 from .preemption import Preemption
@@ -150,7 +151,7 @@ class MargeTask(FairseqTask):
         return self.dictionary
 
     def build_model(self, cfg, from_checkpoint=False):
-        self.model = super().build_model(cfg, from_checkpoint)
+        self.model = require_marge_model(super().build_model(cfg, from_checkpoint))
         return self.model
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
