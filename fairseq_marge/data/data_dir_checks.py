@@ -27,7 +27,8 @@ def load_dictionary(data_dir: str) -> Dictionary:
     try:
         return Dictionary.load(path)
     except FileNotFoundError:
-        raise DataDirectoryError(f"{path}: missing; {REBUILD_DOCUMENTS}") from None
+        raise DataDirectoryError(f"{path}: missing; DATA is a data directory made by "
+                                 "`python -m preprocess all`") from None
     except (ValueError, RuntimeError, UnicodeError) as error:
         raise DataDirectoryError(f"{path}: unreadable ({one_line(error)}); {REBUILD_DOCUMENTS}") from None
 

@@ -111,7 +111,7 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
     def load_state_dict(self, state_dict):
         if "plan" in state_dict:
             state_dict = self._check_saved_epoch(state_dict)
-        if "plan" in state_dict:
+        if "plan" in state_dict:  # kept: resume on it
             plan = {k: v.numpy() for k, v in state_dict["plan"].items()}
             self.plan = BatchPlan.from_state_dict(plan)
             self.plan_epoch = state_dict["plan_epoch"]
