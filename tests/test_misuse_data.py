@@ -1,7 +1,6 @@
 """Misuse, damaged data directories: each damage stops the load with one line naming the file and
 what to rebuild, and the directory is left as it was (loading never writes)."""
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -11,11 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, fairseq_env, make_data_dir
-from test_misuse_options import setup_marge
-
-
-def digest(directory):
-    return {p.name: hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+from misuse_helpers import digests, setup_marge
 
 
 def truncate(path, keep=0.5):
@@ -31,9 +26,12 @@ def drop_last_lines(path, count):
 TRUNCATED_BIN = r"train.bin: (\d+) bytes, but \S+/train.idx describes 72 documents in (\d+) bytes"
 DAMAGES = {
     "train.bin truncated": (lambda d: truncate(d / "train.bin"), TRUNCATED_BIN, "python -m preprocess all"),
-    "train.bin empty": (lambda d: truncate(d / "train.bin", 0), "train.idx/.bin: unreadable", "python -m preprocess all"),
-    "train.idx truncated": (lambda d: truncate(d / "train.idx"), "train.idx/.bin: unreadable", "python -m preprocess all"),
-    "train.idx not an index": (lambda d: (d / "train.idx").write_bytes(b"x" * 200), "train.idx/.bin: unreadable",
+    "train.bin empty": (lambda d: truncate(d / "train.bin", 0), r"train.bin: 0 bytes, but", "python -m preprocess all"),
+    "train.idx truncated": (lambda d: truncate(d / "train.idx"),
+                            r"train.idx: 445 bytes, but its header announces 72 documents in 890 bytes", "preprocess all"),
+    "train.idx cut in its header": (lambda d: truncate(d / "train.idx", 0.01), "train.idx: not an index of fairseq's",
+                                    "python -m preprocess all"),
+    "train.idx not an index": (lambda d: (d / "train.idx").write_bytes(b"x" * 200), "train.idx: not an index of",
                                "python -m preprocess all"),
     "train.meta.npy truncated": (lambda d: truncate(d / "train.meta.npy"), "train.meta.npy: unreadable",
                                  "python -m preprocess all"),
@@ -62,12 +60,12 @@ def data_dir(tmp_path):
 def test_damaged_data_directory_names_the_file(data_dir, damage):
     damage_files, *messages = DAMAGES[damage]
     damage_files(data_dir)
-    before = digest(data_dir)
+    before = digests(data_dir)
     with pytest.raises((ValueError, FileNotFoundError)) as error:
         setup_marge(data_dir)
     assert all(re.search(m, str(error.value)) for m in messages), str(error.value)
     assert "\n" not in str(error.value)
-    assert digest(data_dir) == before
+    assert digests(data_dir) == before
 
 
 def test_misaligned_pair_names_both_sides(data_dir):
@@ -77,14 +75,17 @@ def test_misaligned_pair_names_both_sides(data_dir):
         setup_marge(data_dir, "--source-lang", "en", "--target-lang", "de", load=("test",))
 
 
-def test_fairseq_train_on_a_truncated_corpus_stops_before_training(data_dir, tmp_path):
-    truncate(data_dir / "train.bin")
-    before = digest(data_dir)
+@pytest.mark.parametrize("damaged, message", [
+    ("train.bin", TRUNCATED_BIN), ("train.idx", "train.idx: 445 bytes, but its header announces 72 documents"),
+])
+def test_fairseq_train_on_a_truncated_file_stops_before_training(data_dir, tmp_path, damaged, message):
+    truncate(data_dir / damaged)
+    before = digests(data_dir)
     proc = subprocess.run(
         [Path(sys.executable).parent / "fairseq-train", data_dir, "--user-dir", "fairseq_marge", "--task", "marge",
          "--arch", "marge_tiny", "--criterion", "marge", "--max-tokens", "600", "--optimizer", "adam",
          "--lr", "1e-3", "--max-update", "2", "--cpu", "--save-dir", tmp_path / "ckpt"],
         cwd=REPO, env=fairseq_env(), capture_output=True, text=True)
-    last = proc.stderr.strip().splitlines()[-1]
-    assert proc.returncode == 1 and re.search(TRUNCATED_BIN, last) and "python -m preprocess all" in last, last
-    assert digest(data_dir) == before and not list((tmp_path / "ckpt").glob("*.pt"))
+    last = proc.stderr.strip().splitlines()[-1]  # no half-built dataset raising again at exit
+    assert proc.returncode == 1 and re.search(message, last) and "python -m preprocess all" in last, last
+    assert digests(data_dir) == before and not list((tmp_path / "ckpt").glob("*.pt"))

@@ -3,19 +3,16 @@ directory lacks (listing the ones it has) and a checkpoint that is not a MARGE m
 dictionary, in one line, instead of translating monolingual documents into themselves or failing
 on a state-dict size mismatch.  The checkpoint and the data directory are left as they were."""
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-from fairseq import models, options, tasks
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq import options
 from fairseq_cli import generate, interactive
-from omegaconf import OmegaConf
 
 from conftest import REPO, fairseq_env, make_data_dir
+from misuse_helpers import digests, transformer_checkpoint
 from use_helpers import save_checkpoint
 
 GENERATION = ["--user-dir", REPO / "fairseq_marge", "--task", "marge", "--beam", "2", "--max-len-b", "4",
@@ -28,29 +25,10 @@ def checkpoint(tiny_data_dir, tmp_path_factory):
     return save_checkpoint(tiny_data_dir, tmp_path_factory.mktemp("ckpt") / "model.pt")
 
 
-def transformer_checkpoint(data_dir, path):
-    """A plain fairseq transformer on the same dictionary: fairseq would build it for any task."""
-    argv = [data_dir, "--user-dir", REPO / "fairseq_marge", "--task", "marge", "--arch", "transformer",
-            "--encoder-layers", 1, "--decoder-layers", 1, "--encoder-embed-dim", 16, "--decoder-embed-dim", 16,
-            "--encoder-ffn-embed-dim", 16, "--decoder-ffn-embed-dim", 16, "--encoder-attention-heads", 2,
-            "--decoder-attention-heads", 2]
-    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), list(map(str, argv))))
-    model = models.build_model(cfg.model, tasks.setup_task(cfg.task))
-    torch.save({"cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), "model": model.state_dict(),
-                "optimizer_history": [{"criterion_name": "CrossEntropyCriterion", "optimizer_name": "Adam",
-                                       "lr_scheduler_state": {"best": None}, "num_updates": 0}],
-                "extra_state": {}}, path)
-    return path
-
-
 def generate_in_process(data_dir, checkpoint, *args):
     parsed = options.parse_args_and_arch(options.get_generation_parser(),
                                          list(map(str, [data_dir, "--path", checkpoint, *GENERATION, *args])))
     generate.main(parsed)
-
-
-def digests(*paths):
-    return [hashlib.sha1(Path(p).read_bytes()).hexdigest() for p in paths]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -95,7 +73,7 @@ def test_a_marge_checkpoint_of_another_dictionary(tiny_data_dir, tmp_path):
 
 
 def test_fairseq_generate_without_the_pair_exits_with_one_line(tiny_data_dir, checkpoint):
-    before = digests(checkpoint, *sorted(tiny_data_dir.iterdir()))
+    before = digests(checkpoint, tiny_data_dir)
     proc = subprocess.run(
         [Path(sys.executable).parent / "fairseq-generate", tiny_data_dir, "--path", checkpoint, *GENERATION,
          "--source-lang", "en", "--target-lang", "de", "--gen-subset", "valid"],
@@ -103,4 +81,4 @@ def test_fairseq_generate_without_the_pair_exits_with_one_line(tiny_data_dir, ch
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 1 and "no valid.en-de pair in" in last and NO_PAIR in last, last
     assert "BLEU" not in proc.stdout
-    assert digests(checkpoint, *sorted(tiny_data_dir.iterdir())) == before
+    assert digests(checkpoint, tiny_data_dir) == before

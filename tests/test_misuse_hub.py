@@ -2,7 +2,6 @@
 problem (not a confident answer about nothing), a checkpoint the data directory cannot run says
 so in one line, and a dev set with an empty or malformed line stops at its file:line."""
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from conftest import REPO, fairseq_env
 from fairseq_marge.evaluation.dev_sets import DevSetError, read_documents, read_sentences
 from fairseq_marge.evaluation.long_texts import embed_texts, translate_texts
 from fairseq_marge.models.marge import MargeModel
-from test_misuse_generation import transformer_checkpoint
+from misuse_helpers import digests, transformer_checkpoint
 from use_helpers import make_real_data_dir, save_checkpoint
 
 LONG = " ".join(["Open the menu and choose option 7."] * 120)
@@ -105,10 +104,10 @@ def test_dev_set_errors_name_file_and_line(tmp_path, sent_lines, doc_records, re
 
 def test_retrieval_eval_stops_at_the_bad_line(data, tmp_path):
     dev = dev_dir(tmp_path, ["f\tOpen the menu.\tÖffnen Sie das Menü.\n", "f\tOpen it.\t\n"])
-    before = hashlib.sha1((data / "model.pt").read_bytes()).hexdigest()
+    before = digests(data)
     proc = subprocess.run(
         [sys.executable, "examples/retrieval_eval/evaluate.py", "--path", data / "model.pt", "--data", data,
          "--dev", dev, "--langs", "de", "--cpu"],
         cwd=REPO, env=fairseq_env(), capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].endswith("en-de.sent.tsv:2: empty de text")
-    assert proc.stdout == "" and hashlib.sha1((data / "model.pt").read_bytes()).hexdigest() == before
+    assert proc.stdout == "" and digests(data) == before

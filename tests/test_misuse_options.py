@@ -5,21 +5,8 @@ task is set up directly, without training: nothing is written, so nothing can be
 import logging
 
 import pytest
-from fairseq import options, tasks
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-from conftest import REPO
-
-
-def setup_marge(data_dir, *args, load=("train",)):
-    """The marge task of fairseq-train ``args`` (after the tests' usual ones), with ``load`` loaded."""
-    argv = [data_dir, "--user-dir", REPO / "fairseq_marge", "--task", "marge", "--arch", "marge_tiny",
-            "--criterion", "marge", "--max-tokens", "600", "--cpu", *args]
-    parsed = options.parse_args_and_arch(options.get_training_parser(), [str(a) for a in argv])
-    task = tasks.setup_task(convert_namespace_to_omegaconf(parsed).task)
-    for split in load:
-        task.load_dataset(split)
-    return task
+from misuse_helpers import setup_marge
 
 
 @pytest.mark.parametrize("args, message", [
@@ -72,3 +59,10 @@ def test_links_above_a_small_validation_shard_are_fine(tiny_data_dir):
     bounds them (the bound is there to keep the search's allocation sane)."""
     task = setup_marge(tiny_data_dir, "--mono-links", "20", load=("train", "valid"))
     assert task.dataset("valid").num_documents == 18
+
+
+def test_seq2seq_target_suffix_that_is_not_a_language_points_to_output_lang(tiny_data_dir):
+    with pytest.raises(ValueError, match="--target-lang sum: not a language .*--output-lang names it"):
+        setup_marge(tiny_data_dir, "--task", "marge_seq2seq", "--source-lang", "doc", "--target-lang", "sum", load=())
+    setup_marge(tiny_data_dir, "--task", "marge_seq2seq", "--source-lang", "doc", "--target-lang", "sum",
+                "--output-lang", "en", load=())

@@ -3,12 +3,12 @@ and plan options it was made from; with any of them changed the epoch is re-inde
 line saying what changed.  An epoch that the resumed options make shorter than the steps already
 done stops, naming the options, and leaves the checkpoint as it was."""
 
-import hashlib
 import shutil
 
 import pytest
 
 from conftest import make_data_dir
+from misuse_helpers import digests
 from training_faults import run_training, tiny_train_args
 
 RESUMED = "resuming epoch 1 on its saved batch plan"
@@ -52,10 +52,10 @@ def test_changed_sources_reindex_the_epoch(saved_mid_epoch, tiny_data_dir, tmp_p
 
 
 def test_epoch_shorter_than_the_steps_done_stops(saved_mid_epoch, tiny_data_dir, tmp_path):
-    before = hashlib.sha1(saved_mid_epoch.read_bytes()).hexdigest()
+    before = digests(saved_mid_epoch)[str(saved_mid_epoch)]
     returncode, losses, log = resume(saved_mid_epoch, tiny_data_dir, tmp_path / "run", "--reindex-interval", 2)
     last = log.strip().splitlines()[-1]
     assert returncode == 1 and not losses
     assert "the checkpoint is 3 steps into epoch 1, which lasts 2 steps" in last and "--reindex-interval" in last
     assert "dataloader mismatch" not in log
-    assert hashlib.sha1((tmp_path / "run" / "checkpoint_last.pt").read_bytes()).hexdigest() == before
+    assert list(digests(tmp_path / "run").values()) == [before]  # checkpoint_last.pt, and nothing else

@@ -8,9 +8,11 @@ time grows linearly with the tokens, about 3 s for 10M such documents.
 """
 
 import os
+import struct
 
 import numpy as np
 from fairseq.data import Dictionary, data_utils
+from fairseq.data.indexed_dataset import MMapIndexedDataset, _code_to_dtype
 
 REBUILD_DOCUMENTS = "rebuild the data directory with `python -m preprocess all`"
 REBUILD_PAIR = "rebuild the pair with `python -m preprocess parallel`"
@@ -39,26 +41,43 @@ def one_line(error: Exception) -> str:
 
 
 def load_tokens(prefix: str, dictionary: Dictionary, rebuild: str = REBUILD_DOCUMENTS):
-    """fairseq's mmap dataset ``prefix.bin/.idx`` (None if absent), its index readable and in
-    agreement with the data file, every token id in ``dictionary``."""
+    """fairseq's mmap dataset ``prefix.bin/.idx`` (None if absent), its files whole and in
+    agreement, every token id in ``dictionary``."""
+    if not MMapIndexedDataset.exists(prefix):
+        return None
+    check_files(prefix, rebuild)
     try:
         tokens = data_utils.load_indexed_dataset(prefix, dictionary, dataset_impl="mmap")
-    except (ValueError, AssertionError, OSError) as error:  # a truncated or foreign .idx/.bin
+    except (ValueError, AssertionError, OSError) as error:  # what check_files cannot see
         raise DataDirectoryError(f"{prefix}.idx/.bin: unreadable ({one_line(error)}); {rebuild}") from None
-    if tokens is not None:
-        check_data_size(prefix, tokens, rebuild)
-        check_token_ids(prefix, tokens, dictionary, rebuild)
+    check_token_ids(prefix, tokens, dictionary, rebuild)
     return tokens
 
 
-def check_data_size(prefix: str, tokens, rebuild: str):
-    """The ``.bin`` holds exactly the tokens its ``.idx`` points to (a truncated copy does not)."""
-    index = tokens._index
-    expected = int(index._pointers[-1] + index.sizes[-1] * index.dtype().itemsize) if len(index) else 0
-    actual = os.path.getsize(prefix + ".bin")
-    if actual != expected:
+def check_files(prefix: str, rebuild: str):
+    """The ``.idx`` is a whole index of fairseq's mmap format (magic, version, dtype code, N, then
+    N sizes and N pointers) and the ``.bin`` holds exactly the tokens it points to.  Checked
+    before fairseq maps them: a truncated file fails in there with a buffer or offset error, and
+    leaves a half-built dataset whose destructor raises again when the process exits."""
+    idx, data = prefix + ".idx", prefix + ".bin"
+    magic = MMapIndexedDataset.Index._HDR_MAGIC
+    header_size = len(magic) + struct.calcsize("<QBQ")
+    with open(idx, "rb") as f:
+        header = f.read(header_size)
+    version, code, count = struct.unpack("<QBQ", header[len(magic):]) if len(header) == header_size else (0, 0, 0)
+    if not header.startswith(magic) or version != 1 or code not in _code_to_dtype:
+        raise DataDirectoryError(f"{idx}: not an index of fairseq's mmap format; {rebuild}")
+    expected = header_size + 12 * count
+    if os.path.getsize(idx) != expected:
+        raise DataDirectoryError(f"{idx}: {os.path.getsize(idx)} bytes, but its header announces {count} "
+                                 f"documents in {expected} bytes (truncated or damaged); {rebuild}")
+    itemsize = np.dtype(_code_to_dtype[code]).itemsize
+    sizes = np.fromfile(idx, np.int32, count, offset=header_size)
+    pointers = np.fromfile(idx, np.int64, count, offset=header_size + 4 * count)
+    expected = int(pointers[-1] + sizes[-1] * itemsize) if count else 0
+    if os.path.getsize(data) != expected:
         raise DataDirectoryError(
-            f"{prefix}.bin: {actual} bytes, but {prefix}.idx describes {len(index)} documents in "
+            f"{data}: {os.path.getsize(data)} bytes, but {idx} describes {count} documents in "
             f"{expected} bytes (a truncated or mismatched copy); {rebuild}"
         )
 

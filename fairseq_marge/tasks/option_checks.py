@@ -55,8 +55,9 @@ def check_options(cfg, langs: List[str]):
     output_lang = getattr(cfg, "output_lang", None) or cfg.target_lang
     if output_lang and output_lang not in langs:
         option = "--output-lang" if getattr(cfg, "output_lang", None) else "--target-lang"
+        hint = "; --output-lang names it when the files' suffix is not a language" if hasattr(cfg, "output_lang") else ""
         raise OptionError(f"{option} {output_lang}: not a language of the data directory "
-                          f"(langs.txt lists {', '.join(langs)})")
+                          f"(langs.txt lists {', '.join(langs)}){hint}")
 
 
 def check_options_against_data(cfg, dataset):
