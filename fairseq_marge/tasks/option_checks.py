@@ -55,7 +55,8 @@ def check_options(cfg, langs: List[str]):
     output_lang = getattr(cfg, "output_lang", None) or cfg.target_lang
     if output_lang and output_lang not in langs:
         option = "--output-lang" if getattr(cfg, "output_lang", None) else "--target-lang"
-        hint = "; --output-lang names it when the files' suffix is not a language" if hasattr(cfg, "output_lang") else ""
+        hint = ("; --output-lang names it when the files' suffix is not a language"
+                if hasattr(cfg, "output_lang") else "")
         raise OptionError(f"{option} {output_lang}: not a language of the data directory "
                           f"(langs.txt lists {', '.join(langs)}){hint}")
 
@@ -107,6 +108,8 @@ def check_budget(dataset, budget: int):
 def cheapest_other_in_shard(cost: np.ndarray, shard: np.ndarray) -> np.ndarray:
     """For each document, the lowest ``cost`` among the other documents of its shard (inf if
     it is alone there)."""
+    if len(cost) == 0:
+        return np.empty(0)
     order = np.lexsort((cost, shard))
     sorted_shard, sorted_cost = shard[order], cost[order].astype(np.float64)
     starts = np.flatnonzero(np.r_[True, sorted_shard[1:] != sorted_shard[:-1]])
