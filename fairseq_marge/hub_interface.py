@@ -7,7 +7,10 @@
     marge.relevance("Hello world.", ["Hallo Welt.", "x"])  # f(x, z) for each z
 
 Texts are raw strings: fairseq's ``sentencepiece`` BPE encodes them with the data directory's
-``sentencepiece.model`` and the joint dictionary maps the pieces to ids.
+``sentencepiece.model`` and the joint dictionary maps the pieces to ids.  An empty text, or one
+longer than the encoder reads, is an error: the model would return a confident answer about
+nothing, or fail deep in its position embeddings.  Longer documents go through
+:mod:`fairseq_marge.evaluation.long_texts`, which cuts them into chunks as the paper does.
 """
 
 import os
@@ -42,6 +45,20 @@ class MargeHubInterface(GeneratorHubInterface):
             texts, beam=beam, no_repeat_ngram_size=no_repeat_ngram_size, max_len_a=max_len_a,
             max_len_b=max_len_b, inference_step_args={"target_lang": target_lang}, **kwargs,
         )
+
+    def encode(self, sentence: str) -> Tensor:
+        """``text [EOS]`` ids of one raw text, refused if empty or longer than the encoder reads."""
+        if not sentence.strip():
+            raise ValueError(f"empty text {sentence!r}: there is nothing to translate, embed or score")
+        tokens = super().encode(sentence)
+        most = self.max_positions[0] - 1  # the encoder also reads a BOS
+        if len(tokens) > most:
+            raise ValueError(
+                f"a text of {len(tokens)} tokens ({sentence[:40]!r}...): the model reads at most "
+                f"{most}; fairseq_marge.evaluation.long_texts (translate_texts, embed_texts) cuts "
+                "long texts into 512-token chunks"
+            )
+        return tokens
 
     def embed(self, texts: Texts, layer: Optional[EmbedLayer] = None) -> Tensor:
         """(N, C) sentence embeddings: the mean of encoder layer ``layer``'s states (default: the

@@ -24,7 +24,7 @@ from collections import defaultdict
 import numpy as np
 
 from fairseq_marge.evaluation import bucc
-from fairseq_marge.evaluation.dev_sets import read_baselines, read_documents, read_sentences
+from fairseq_marge.evaluation.dev_sets import DevSetError, read_baselines, read_documents, read_sentences
 from fairseq_marge.evaluation.embeddings import all_embed_layers, resolve_embed_layer
 from fairseq_marge.evaluation.long_texts import embed_texts_by_layer
 from fairseq_marge.evaluation.tatoeba import retrieval_accuracy
@@ -146,7 +146,10 @@ def main():
         reported = resolve_embed_layer(encoder, None if sweep else args.embed_layer)
     except ValueError as error:
         parser.error(str(error))
-    by_layer, sizes = evaluate_layers(hub, args, all_embed_layers(encoder) if sweep else [reported])
+    try:
+        by_layer, sizes = evaluate_layers(hub, args, all_embed_layers(encoder) if sweep else [reported])
+    except DevSetError as error:
+        sys.exit(f"error: {error}")
     summary = {"checkpoint": args.path, "embed_layer": reported,
                **with_baselines(by_layer[reported], sizes, read_baselines(args.dev))}
     if sweep:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from fairseq.data import FairseqDataset, data_utils
 
+from .data_dir_checks import load_tokens
 from .document_metadata import load_metadata
 from .truncated_documents import TruncatedTokens
 
@@ -38,7 +39,7 @@ class MargeDocumentDataset(FairseqDataset):
     @classmethod
     def load(cls, data_prefix, dictionary, lang_token_ids, split, max_doc_tokens):
         """Load a split and check it up front, so a bad corpus fails here, not mid-run."""
-        tokens = data_utils.load_indexed_dataset(data_prefix, dictionary, dataset_impl="mmap")
+        tokens = load_tokens(data_prefix, dictionary)
         if tokens is None:
             raise FileNotFoundError(f"{data_prefix}.bin/.idx: binarized documents not found")
         metadata = load_metadata(data_prefix, len(tokens), len(lang_token_ids))

@@ -52,18 +52,24 @@ def load_metadata(data_prefix: str, num_documents: int, num_languages: int) -> n
             f"{path}: missing. Every binarized split needs its per-document metadata; "
             "create it with `python -m preprocess` (see README, 'Data format')."
         )
-    meta = np.load(path, mmap_mode="r")
+    try:
+        meta = np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as error:  # truncated, or not an .npy file
+        raise MetadataError(f"{path}: unreadable ({error}); rebuild the data directory with "
+                            "`python -m preprocess all`") from None
     if meta.dtype != METADATA_DTYPE:
         raise MetadataError(f"{path}: dtype {meta.dtype}, expected {METADATA_DTYPE}")
     if len(meta) != num_documents:
         raise MetadataError(
-            f"{path}: {len(meta)} rows but the split has {num_documents} documents"
+            f"{path}: {len(meta)} rows but the split has {num_documents} documents (the two "
+            "come from different runs); rebuild the data directory with `python -m preprocess all`"
         )
     bad = np.flatnonzero((meta["lang"] < 0) | (meta["lang"] >= num_languages))
     if len(bad):
         raise MetadataError(
             f"{path}: row {bad[0]} has language id {meta['lang'][bad[0]]}, but langs.txt "
-            f"lists {num_languages} languages ({len(bad)} rows affected)"
+            f"lists {num_languages} languages ({len(bad)} rows affected): langs.txt is not the "
+            "one written with this metadata; restore it or rebuild the data directory"
         )
     bad = np.flatnonzero(meta["shard"] < 0)
     if len(bad):

@@ -13,16 +13,19 @@ checkpoint (``extra_state["train_iterator"]``): a run resumed mid-epoch continue
 plan instead of re-indexing with a model that has moved on.  A checkpoint saved while epoch
 ``e`` re-indexes (a preemption abandoning the re-index) holds epoch ``e`` at its start, so the
 resumed run re-indexes.  A run resumed on another world size goes on from the first batch of
-the sequence that no rank has trained, for the steps left in the epoch.
+the sequence that no rank has trained, for the steps left in the epoch.  A saved plan made from
+other training data or plan options than the resumed run's is dropped and the epoch re-indexed
+(:mod:`.plan_provenance`).
 """
 
 import logging
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 from fairseq.data import iterators
 
 from .batch_plan import BatchPlan
+from .plan_provenance import changed_sources
 
 logger = logging.getLogger(__name__)
 # fairseq silences INFO on ranks > 0; what a rank resumes from must be visible on every rank
@@ -36,9 +39,11 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
         plan_for_epoch: Callable[[int], BatchPlan],
         batches_in_epoch: Callable[[int], int],
         preemption=None,  # tasks.preemption.Preemption: a signal abandons a re-index
+        plan_sources: Optional[Callable[[int], Dict[str, str]]] = None,  # what a plan is made from
         **kwargs,
     ):
         self.plan_for_epoch = plan_for_epoch
+        self.plan_sources = plan_sources
         self.batches_in_epoch = batches_in_epoch
         self.preemption = preemption
         self.plan = None
@@ -99,10 +104,14 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
             # the epoch's progress whatever the world size
             state["plan_steps"] = self.steps_before + steps
             state["plan_position"] = self.plan_start + steps * self.num_shards
+            if self.plan_sources is not None:
+                state["plan_sources"] = self.plan_sources(self.plan_epoch)
         return state
 
     def load_state_dict(self, state_dict):
         if "plan" in state_dict:
+            state_dict = self._check_saved_epoch(state_dict)
+        if "plan" in state_dict:  # kept: resume on it
             plan = {k: v.numpy() for k, v in state_dict["plan"].items()}
             self.plan = BatchPlan.from_state_dict(plan)
             self.plan_epoch = state_dict["plan_epoch"]
@@ -120,3 +129,30 @@ class PlanEpochBatchIterator(iterators.EpochBatchIterator):
                 f"sequence, rank {self.shard_id} of {self.num_shards}"
             )
         super().load_state_dict(state_dict)
+
+    def _check_saved_epoch(self, state_dict):
+        """The state to resume from: as saved, or without its plan if the plan was made from
+        other sources (checkpoints from before sources were saved are trusted)."""
+        epoch = state_dict["plan_epoch"]
+        steps = state_dict.get("plan_steps", state_dict["iterations_in_epoch"])
+        epoch_steps = self.batches_in_epoch(epoch) // self.num_shards
+        if steps >= epoch_steps:
+            # fairseq would stop with "dataloader mismatch, please report this to the fairseq
+            # developers"; neither a shorter epoch nor a skipped re-index is what was asked for
+            raise ValueError(
+                f"the checkpoint is {steps} steps into epoch {epoch}, which lasts {epoch_steps} "
+                "steps with this run's --reindex-interval and --update-freq: resume with the "
+                "values the checkpoint was saved with (its cfg.task.reindex_interval and "
+                "cfg.optimization.update_freq)"
+            )
+        if "plan_sources" not in state_dict or self.plan_sources is None:
+            return state_dict
+        changed = changed_sources(state_dict["plan_sources"], self.plan_sources(epoch))
+        if not changed:
+            return state_dict
+        logger.warning(
+            f"epoch {epoch}: the saved batch plan was made from other sources ({'; '.join(changed)}); "
+            f"dropping it and re-indexing epoch {epoch}, resuming at step {steps} of the epoch"
+        )
+        kept = {k: v for k, v in state_dict.items() if not k.startswith("plan")}
+        return {**kept, "iterations_in_epoch": steps}

@@ -21,6 +21,9 @@ def text_chunks(hub, text: str, max_tokens: int = PAPER_CHUNK_TOKENS) -> List[Te
 
 def _chunked(hub, texts: List[str], max_tokens: int):
     chunks = [text_chunks(hub, text, max_tokens) for text in texts]
+    empty = [i for i, cs in enumerate(chunks) if not cs]
+    if empty:  # it would have no embedding (a division by zero) and an empty translation
+        raise ValueError(f"text {empty[0]} is empty ({len(empty)} of {len(texts)} texts)")
     owner = [i for i, cs in enumerate(chunks) for _ in cs]
     return [c for cs in chunks for c in cs], owner
 

@@ -8,6 +8,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
 from torch import nn
 
+from .checkpoint_compatibility import check_vocabulary
 from .marge_decoder import MargeDecoder
 from .marge_encoder import MargeEncoder
 
@@ -85,6 +86,10 @@ class MargeModel(FairseqEncoderDecoderModel):
             src_tokens, src_lengths, num_evidence=num_evidence, target_rows=target_rows
         )
         return self.decoder(prev_output_tokens, encoder_out=encoder_out, need_attn=need_attn)
+
+    def upgrade_state_dict_named(self, state_dict, name):
+        super().upgrade_state_dict_named(state_dict, name)
+        check_vocabulary(state_dict, self.encoder.dictionary, name)
 
     @property
     def beta(self):

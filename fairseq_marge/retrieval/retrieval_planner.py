@@ -148,8 +148,10 @@ class RetrievalPlanner(Planner):
             if problem:
                 problems[problem].append(int(shard))
             with stage("search"):
+                # a shard has no more candidates than documents: a huge --mono-links allocates no more
                 candidates = shard_candidates(docs[rows], embeddings[rows], meta["lang"][rows],
-                                              meta["may_be_target"][rows], k_mono, k_cross)
+                                              meta["may_be_target"][rows], min(k_mono, len(rows)),
+                                              min(k_cross, len(rows)))
             with stage("threshold"):
                 links = threshold_links(candidates, self.mono_links, self.cross_links)
             with stage("batch"):

@@ -13,15 +13,18 @@ from typing import List, Optional
 
 import torch
 from fairseq import utils
-from fairseq.data import Dictionary, LanguagePairDataset, PrependTokenDataset, data_utils, iterators
+from fairseq.data import Dictionary, LanguagePairDataset, PrependTokenDataset, iterators
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from ..data.batch_plan import BatchPlan
+from ..data.data_dir_checks import load_dictionary
 from ..data.document_dataset import MargeDocumentDataset
+from ..data.language_pairs import check_aligned, load_pair_side
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
 from ..data.plan_iterator import PlanEpochBatchIterator
+from ..data.plan_provenance import PlanSources
 from ..data.planner_registry import Planner, build_planner
 from ..data.random_planner import random_plan, with_random_evidence
 from ..data.truncated_documents import truncate_sample
@@ -30,7 +33,9 @@ from ..retrieval.retrieval_planner import RetrievalPlanner
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
+from ..models.checkpoint_compatibility import require_marge_model
 from .length_schedule import LengthSchedule
+from .option_checks import check_options, check_options_against_data
 from .planner_schedule import PlannerSchedule
 from .preemption import Preemption
 from .reindex_schedule import ReindexSchedule
@@ -146,8 +151,9 @@ class MargeTask(FairseqTask):
         if cfg.data is None:
             raise ValueError("the marge task needs a data directory (positional DATA argument)")
         data_dir = utils.split_paths(cfg.data)[0]
-        dictionary = Dictionary.load(os.path.join(data_dir, "dict.txt"))
+        dictionary = load_dictionary(data_dir)
         langs = read_langs(data_dir)
+        check_options(cfg, langs)
         logger.info(f"dictionary: {len(dictionary)} types; {len(langs)} languages")
         return cls(cfg, dictionary, langs)
 
@@ -160,15 +166,18 @@ class MargeTask(FairseqTask):
         return self.dictionary
 
     def build_model(self, cfg, from_checkpoint=False):
-        self.model = super().build_model(cfg, from_checkpoint)
+        self.model = require_marge_model(super().build_model(cfg, from_checkpoint))
         return self.model
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         data_dir = utils.split_paths(self.cfg.data)[0]
         if self.cfg.source_lang and self.cfg.target_lang:
             pair = f"{split}.{self.cfg.source_lang}-{self.cfg.target_lang}"
-            if os.path.exists(os.path.join(data_dir, f"{pair}.{self.cfg.source_lang}.idx")):
-                self.datasets[split] = self._load_pair_dataset(data_dir, pair)
+            has_pair = os.path.exists(os.path.join(data_dir, f"{pair}.{self.cfg.source_lang}.idx"))
+            # only the training split falls back to documents: another one would "translate"
+            # each document into itself (data/language_pairs.py lists the pairs there are)
+            if has_pair or split != self.cfg.train_subset:
+                self.datasets[split] = self._load_pair_dataset(data_dir, split)
                 return
         self.datasets[split] = MargeDocumentDataset.load(
             os.path.join(data_dir, split),
@@ -178,17 +187,14 @@ class MargeTask(FairseqTask):
             self.cfg.max_doc_tokens,
         )
         logger.info(f"{split}: {self.datasets[split].num_documents} documents")
+        check_options_against_data(self.cfg, self.datasets[split])
 
-    def _load_pair_dataset(self, data_dir, pair):
-        def load(lang):
-            path = os.path.join(data_dir, f"{pair}.{lang}")
-            dataset = data_utils.load_indexed_dataset(path, self.dictionary, dataset_impl="mmap")
-            if dataset is None:
-                raise FileNotFoundError(f"{path}.bin/.idx not found")
-            return dataset
-
-        src = PrependTokenDataset(load(self.cfg.source_lang), self.dictionary.bos())
-        tgt = load(self.cfg.target_lang)
+    def _load_pair_dataset(self, data_dir, split):
+        src_lang, tgt_lang = self.cfg.source_lang, self.cfg.target_lang
+        src, tgt = (load_pair_side(data_dir, split, src_lang, tgt_lang, lang, self.dictionary, self.langs)
+                    for lang in (src_lang, tgt_lang))
+        check_aligned(data_dir, split, src_lang, tgt_lang, src, tgt)
+        src = PrependTokenDataset(src, self.dictionary.bos())
         return LanguagePairDataset(
             src, src.sizes, self.dictionary, tgt, tgt.sizes, self.dictionary, left_pad_source=False
         )
@@ -288,6 +294,7 @@ class MargeTask(FairseqTask):
             epoch_iter = PlanEpochBatchIterator(
                 dataset,
                 plan_for_epoch=lambda e: self.build_plan(dataset, e),
+                plan_sources=PlanSources(self, dataset).of_epoch,  # checked on resume
                 batches_in_epoch=self._batches_in_epoch(num_shards),
                 preemption=Preemption.install(),  # in fairseq-train: SIGTERM/SIGUSR1 save and exit
                 **common,

@@ -59,7 +59,7 @@ class MargeSeq2SeqTask(MargeTask):
         if not (self.cfg.source_lang and self.cfg.target_lang):
             raise ValueError("marge_seq2seq needs --source-lang and --target-lang")
         data_dir = utils.split_paths(self.cfg.data)[0]
-        pair = self._load_pair_dataset(data_dir, f"{split}.{self.cfg.source_lang}-{self.cfg.target_lang}")
+        pair = self._load_pair_dataset(data_dir, split)
         self.datasets[split] = OutputLanguageDataset(pair, self.target_lang_token())
 
     def target_lang_token(self) -> int:

@@ -16,7 +16,9 @@ class ReindexSchedule:
     def __init__(self, spec: str):
         self.spec = str(spec).strip()
         if self.spec.isdigit():
-            self.ranges = [(0, float("inf"), _positive_int(self.spec))]
+            if int(self.spec) == 0:
+                raise ValueError("--reindex-interval 0: must be a positive number of updates")
+            self.ranges = [(0, float("inf"), int(self.spec))]
         else:
             self.ranges = update_ranges(self.spec, "--reindex-interval", "INTERVAL", _positive_int)
         self._epoch_starts = [0]
