@@ -6,26 +6,32 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-outputs/demo}
 SAMPLE=examples/sample_corpus
-UPDATES=${UPDATES:-800}
+UPDATES=${UPDATES:-1500}
 mkdir -p "$OUT"
 start=$(date +%s)
 
 echo "== 1/5 prepare: clean, language ID, sentencepiece, chunk, shard, binarize"
 python -m preprocess all --input "$SAMPLE/docs.jsonl" --out "$OUT/data-bin" \
-    --vocab-size 4000 --num-shards 8 --valid-fraction 0.05 --workers 2
+    --vocab-size 4000 --num-shards 32 --valid-fraction 0.05 --workers 2
 for tgt in de fr; do
     python -m preprocess parallel --input "$SAMPLE/dev/en-$tgt.sent.tsv" \
         --data-bin "$OUT/data-bin" --src en --tgt "$tgt" --split test
 done
 
-echo "== 2/5 pre-train marge_tiny for $UPDATES updates, re-indexing every 50, then 200 updates"
+echo "== 2/5 pre-train marge_tiny for $UPDATES updates, re-indexing every 100"
+echo "   (plans from character 3-grams until update 1000, then from g; documents cut to 32, 64,"
+echo "   then 128 tokens first: a small decoder learns to read short evidence first)"
 fairseq-train "$OUT/data-bin" --user-dir fairseq_marge \
-    --task marge --arch marge_tiny --criterion marge --label-smoothing 0.1 \
-    --reindex-interval "0-200:50,200-:200" --max-tokens 2048 \
-    --optimizer adam --adam-betas "(0.9, 0.98)" --lr 1e-3 --lr-scheduler inverse_sqrt \
-    --warmup-updates 50 --clip-norm 1.0 --max-update "$UPDATES" --seed 1 \
+    --task marge --arch marge_tiny --criterion marge --label-smoothing 0 --dropout 0 --beta-init 5 \
+    --planner-schedule "0-1000:lexical,1000-:retrieval" --report-g-links \
+    --doc-length-schedule "0-600:32,600-1000:64,1000-:128" \
+    --mono-links 0 --cross-links 1 --reindex-interval 100 --max-tokens 2048 \
+    --optimizer adam --adam-betas "(0.9, 0.98)" --lr 2e-3 --lr-scheduler inverse_sqrt \
+    --warmup-updates 100 --clip-norm 1.0 --max-update "$UPDATES" --seed 1 \
     --cpu --num-workers 0 --save-dir "$OUT/checkpoints" --no-epoch-checkpoints \
-    --log-format simple --log-interval 25 2>&1 | tee "$OUT/train.log" | grep -E "\| (train|valid) \||re-index|Stopping"
+    --validate-interval 5 --log-format simple --log-interval 100 2>&1 | tee "$OUT/train.log" \
+    | grep -E "\| (train|valid) \||Stopping"
+python examples/demo/show_links.py "$OUT/checkpoints"
 
 echo "== 3/5 zero-shot translation en->de and en->fr (beam 6, no-repeat-ngram 8)"
 for tgt in de fr; do
@@ -34,8 +40,15 @@ for tgt in de fr; do
         --path "$OUT/checkpoints/checkpoint_last.pt" --beam 6 --no-repeat-ngram-size 8 \
         --max-len-a 1.2 --max-len-b 10 --post-process sentencepiece --scoring sacrebleu \
         --cpu --max-tokens 4096 > "$OUT/generate.en-$tgt.txt" 2> "$OUT/generate.en-$tgt.log"
-    echo "en->$tgt: $(tail -n 1 "$OUT/generate.en-$tgt.txt")"
+    dev=$SAMPLE/dev/en-$tgt.sent.tsv
+    copy=$(cut -f2 "$dev" | sacrebleu <(cut -f3 "$dev") --score-only --width 2)
+    echo "en->$tgt: $(tail -n 1 "$OUT/generate.en-$tgt.txt" | grep -oE "BLEU = [0-9.]+")" \
+        "(copying the English source instead: BLEU = $copy)"
 done
+echo "   What a model of this size does: after a few CPU-minutes marge_tiny writes target-language"
+echo "   fragments (man-page headings, repeated pieces), not translations, so it scores below simply"
+echo "   copying the source.  The paper's zero-shot translation comes from a ~960M-parameter model"
+echo "   pre-trained at GPU-cluster scale; steps 2 and 5 show what this demo does learn: retrieval."
 python examples/translate/translate_dev.py --path "$OUT/checkpoints/checkpoint_last.pt" \
     --data "$OUT/data-bin" --dev "$SAMPLE/dev" --levels doc --cpu \
     --outputs "$OUT/translations" > "$OUT/translate_docs.json"

@@ -8,7 +8,9 @@
 #
 # Environment: INPUT (JSONL, default: the Debian-docs corpus that ../shared/corpus builds),
 # OUT (default outputs/known_answer/TWIN), MINUTES (default 20 for noisy, 60 for cipher),
-# WORDS (words per document, 12), MAX_PIECES (pairs, 20000; 0: all).
+# WORDS (words per document, 12), MAX_PIECES (pairs, 20000; 0: all), LENGTHS (the document-length
+# curriculum, --doc-length-schedule; default for pieces longer than 12 words: cut to 64 tokens,
+# about 12 words, for 3,000 updates, then doubled every 1,000 updates up to whole documents).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TWIN=${1:?usage: run.sh noisy|cipher [fairseq-train args]}
@@ -27,13 +29,17 @@ if [ ! -f "$OUT/data-bin/train.meta.npy" ]; then
     # their twin in their cluster at initialisation (README.md, "Recipe")
     pairs=$(( $(wc -l < "$OUT/docs.jsonl") / 2 ))
     python -m preprocess all --input "$OUT/docs.jsonl" --out "$OUT/data-bin" --vocab-size 100 \
-        --max-tokens-per-doc 128 --num-shards $(( pairs / 11 > 1 ? pairs / 11 : 1 )) \
+        --max-tokens-per-doc $(( WORDS > 12 ? 512 : 128 )) --num-shards $(( pairs / 11 > 1 ? pairs / 11 : 1 )) \
         --valid-fraction 0.02 --seed 1
 fi
 
 echo "== 2/3 pre-train for $MINUTES minutes (log: $OUT/checkpoints/train.log)"
 # each re-index encodes 400 sampled shards (~8,800 documents), not the whole corpus
-bash $HERE/train.sh "$OUT/data-bin" "$OUT/checkpoints" "$MINUTES" --reindex-shards 400 "$@"
+if [ "$WORDS" -gt 12 ]; then
+    LENGTHS=${LENGTHS:-0-3000:64,3000-4000:128,4000-5000:256,5000-:512}
+fi
+bash $HERE/train.sh "$OUT/data-bin" "$OUT/checkpoints" "$MINUTES" --reindex-shards 400 \
+    ${LENGTHS:+--doc-length-schedule "$LENGTHS"} "$@"
 
 echo "== 3/3 score the checkpoints on held-out twins"
 python $HERE/evaluate.py --data "$OUT/data-bin" --save-dir "$OUT/checkpoints" --checkpoints all \
