@@ -3,7 +3,9 @@
 # periodic re-indexing, for at most HOURS hours of wall time (run.sh calls it; see README).
 # The recipe of examples/known_answer (beta from 5, no dropout or label smoothing, one
 # cross-language link per target, small shards), with plans built lexically for the first
-# HANDOVER updates and by the model's own g after (PLANNERS overrides the whole schedule).
+# HANDOVER updates and by the model's own g after (PLANNERS overrides the whole schedule), g's own
+# links reported at every re-index all along (--report-g-links); LENGTHS, if set, is a
+# document-length curriculum (--doc-length-schedule).
 # One checkpoint per epoch (= per re-index interval) is kept: run.sh evaluates g at each;
 # validation (random evidence, slow on CPU) every 4 epochs.
 set -euo pipefail
@@ -15,7 +17,8 @@ fairseq-train "$DATA" --user-dir fairseq_marge \
     --task marge --arch marge_tiny --criterion marge --label-smoothing 0 --dropout 0 \
     --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-layers 4 \
     --decoder-self-ffn-embed-dim 512 --decoder-ffn-embed-dim 512 --beta-init 5 \
-    --planner-schedule "$PLANNERS" --mono-links 0 --cross-links 1 \
+    --planner-schedule "$PLANNERS" --report-g-links ${LENGTHS:+--doc-length-schedule "$LENGTHS"} \
+    --mono-links 0 --cross-links 1 \
     --reindex-interval 500 --reindex-shards 50 --max-tokens 2048 \
     --optimizer adam --adam-betas "(0.9, 0.98)" --lr "$LR" --lr-scheduler inverse_sqrt \
     --warmup-updates "$WARMUP" --clip-norm 1.0 --seed 1 \

@@ -6,6 +6,7 @@ that short runs get a fresh index while the retriever is still changing fast.  A
 the interval in force at its first update.
 """
 
+import bisect
 import re
 from typing import Any, Callable, List, Tuple
 
@@ -35,10 +36,9 @@ class ReindexSchedule:
 
     def epoch_of(self, update: int) -> int:
         """The 1-based epoch that ``update`` (0-based, as fairseq's ``update_num``) belongs to."""
-        epoch = 1
-        while self.epoch_start(epoch + 1) <= update:
-            epoch += 1
-        return epoch
+        while self._epoch_starts[-1] <= update:  # until an epoch starts after `update`
+            self.epoch_start(len(self._epoch_starts) + 1)
+        return bisect.bisect_right(self._epoch_starts, update)
 
     def updates_in_epoch(self, epoch: int) -> int:
         return self.interval_at(self.epoch_start(epoch))
