@@ -1,6 +1,8 @@
 """fairseq's --bf16 with the marge task, model and criterion, on the CPU (issue 25): training with
 re-indexing and validation, fairseq-generate from the checkpoint, the hub interface in bf16."""
 
+import math
+
 import pytest
 import torch
 from fairseq.optim.fp16_optimizer import FP16Optimizer
@@ -12,16 +14,22 @@ from fairseq_marge.models.marge import MargeModel
 from use_helpers import make_real_data_dir, save_checkpoint
 
 TRAIN = ["--user-dir", REPO / "fairseq_marge", "--task", "marge", "--arch", "marge_tiny", "--criterion", "marge",
-         "--max-tokens", "600", "--optimizer", "adam", "--lr", "1e-3", "--cpu", "--bf16", "--seed", "3"]
+         "--max-tokens", "600", "--optimizer", "adam", "--lr", "1e-3", "--cpu", "--seed", "3"]
+
+
+def half_trainer(data_dir, *flags):
+    """fairseq's Trainer for marge_tiny, as fairseq-train builds it, and a cluster to train on."""
+    cfg, task, model = build_from_args([data_dir, *TRAIN, *flags])
+    task.load_dataset("train")
+    trainer = Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
+    return trainer, task.dataset("train").cluster_batch([0, 1, 2, 3, 4, 5], [0, 1, 3, 4])
 
 
 def test_bf16_trains_bf16_weights_from_an_fp32_master_copy(tiny_data_dir):
     """fairseq's FP16Optimizer with --bf16: the model computes in bf16, Adam updates fp32 copies
     (no loss scaling in bf16); beta and g's layers among them."""
-    cfg, task, model = build_from_args([tiny_data_dir, *TRAIN])
-    assert cfg.common.bf16 and not cfg.common.tpu
-    task.load_dataset("train")
-    trainer = Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
+    trainer, sample = half_trainer(tiny_data_dir, "--bf16")
+    assert trainer.cfg.common.bf16 and not trainer.cfg.common.tpu
     beta = trainer.model.encoder.relevance.beta
     g_weight = trainer.model.encoder.layers[0].fc1.weight
     assert beta.dtype == g_weight.dtype == torch.bfloat16
@@ -31,18 +39,32 @@ def test_bf16_trains_bf16_weights_from_an_fp32_master_copy(tiny_data_dir):
     assert beta_master.dtype == g_master.dtype == torch.float32
     before = beta_master.detach().clone(), g_master.detach().clone()
 
-    sample = task.dataset("train").cluster_batch([0, 1, 2, 3, 4, 5], [0, 1, 3, 4])
-    logging_output = trainer.train_step([sample])
-    assert torch.isfinite(torch.tensor(logging_output["loss"]))
+    assert torch.isfinite(torch.tensor(trainer.train_step([sample])["loss"]))
     # the relevance bias trains beta; f's gradient trains g (adam moves every weight with a gradient)
     assert beta_master.item() != before[0].item() and not torch.equal(g_master, before[1])
     assert beta.item() == pytest.approx(beta_master.item(), abs=1e-2)  # bf16's copy of the master
 
 
+@pytest.mark.parametrize("flags,dtype", [
+    (["--memory-efficient-bf16"], torch.bfloat16),
+    # fp16 with loss scaling; fairseq's flat fp32 copy asks for torch.cuda.current_device()
+    (["--fp16", "--fp16-no-flatten-grads"], torch.float16),
+    (["--memory-efficient-fp16"], torch.float16),
+    (["--amp"], torch.float32),  # fp32 weights under CUDA autocast, which CPU tensors ignore
+])
+def test_fairseqs_other_half_precision_modes_train(tiny_data_dir, flags, dtype):
+    """What of --fp16 and --amp (CUDA-only in fairseq) runs on a CPU runs our task, model and
+    criterion: three updates on one cluster, finite and falling."""
+    trainer, sample = half_trainer(tiny_data_dir, *flags)
+    assert next(trainer.model.parameters()).dtype == dtype
+    losses = [trainer.train_step([sample])["loss"] for _ in range(3)]
+    assert all(map(math.isfinite, losses)) and losses[2] < losses[0]
+
+
 @pytest.mark.slow
 def test_bf16_train_reindex_validate_then_generate(tiny_data_dir, tmp_path):
     train = run_cli(
-        "fairseq-train", tiny_data_dir, *TRAIN, "--max-update", "4", "--reindex-interval", "2",
+        "fairseq-train", tiny_data_dir, *TRAIN, "--bf16", "--max-update", "4", "--reindex-interval", "2",
         "--save-dir", tmp_path, "--log-format", "simple", "--log-interval", "1",
     )
     log = train.stdout + train.stderr
