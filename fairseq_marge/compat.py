@@ -75,7 +75,7 @@ def _bf16_off_tpu(parse_args_and_arch):
         parsed = parse_args_and_arch(*args, **kwargs)
         namespace = parsed[0] if isinstance(parsed, tuple) else parsed  # (args, extra) if parse_known
         if getattr(namespace, "bf16", False) and getattr(namespace, "tpu", False) and not _HAS_XLA:
-            logger.info("--bf16 without torch_xla: training in bf16 on this device, not on a TPU")
+            logger.info("--bf16 without torch_xla: bf16 on this device, not on a TPU")
             namespace.tpu = False
         return parsed
 
