@@ -19,6 +19,14 @@ their second feed-forward block.
 With ``--math-path``, a copy of the MARGE model with the cross-attention of before the bias
 was folded into the dot product (``math_path.py``) trains on the same clusters too.
 
+With ``--bf16``, every model trains as ``fairseq-train --bf16`` trains it: bf16 weights and
+products, fairseq's FP16Optimizer updating an fp32 master copy.  With ``--mfu``, the run also
+measures the matrix-product peak of the dtype it trains in (``gemm_peak.py``) and reports each
+model's FLOP utilisation: 6 x N FLOP per target token (forward and backward; N the parameters a
+token is multiplied by, the shared embedding counted once as the output projection), over that
+peak.  Attention's own products are left out, so MFU is a lower bound.  Run fp32 and bf16 on a
+quiet machine, one after the other.
+
 prints one JSON line with median step times, target tokens/s and their ratios.
 """
 
@@ -29,10 +37,14 @@ import statistics
 import time
 
 import torch
+from fairseq import models, options
 from fairseq.data import data_utils
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq.optim.fp16_optimizer import FP16Optimizer
 
 from fairseq_marge.build import build_from_args
 from fairseq_marge.data.random_planner import random_plan
+from gemm_peak import peak_flops
 from math_path import use_math_path
 
 # fairseq `transformer` flags matching each marge architecture (same dims, layer count, norms)
@@ -43,6 +55,9 @@ TRANSFORMER_FLAGS = {
     "marge_small": "--encoder-embed-dim 256 --encoder-ffn-embed-dim 1024 --encoder-layers 6 "
     "--encoder-attention-heads 4 --decoder-embed-dim 256 --decoder-ffn-embed-dim 1024 "
     "--decoder-layers 6 --decoder-attention-heads 4",
+    "marge_base": "--encoder-embed-dim 768 --encoder-ffn-embed-dim 3072 --encoder-layers 12 "
+    "--encoder-attention-heads 12 --decoder-embed-dim 768 --decoder-ffn-embed-dim 3072 "
+    "--decoder-layers 16 --decoder-attention-heads 12",
 }
 COMMON = ("--share-all-embeddings --encoder-normalize-before --decoder-normalize-before "
           "--encoder-learned-pos --decoder-learned-pos --layernorm-embedding --activation-fn gelu "
@@ -69,7 +84,8 @@ def timed_update(optimizer, compute_loss):
     start = time.perf_counter()
     loss = compute_loss()
     optimizer.zero_grad()
-    loss.backward()
+    # fairseq's FP16Optimizer must run the backward itself: it marks the grads for its fp32 copy
+    getattr(optimizer, "backward", torch.Tensor.backward)(loss)
     optimizer.step()
     return time.perf_counter() - start
 
@@ -82,6 +98,30 @@ def train_step(model, optimizer, batch, pad):
         )
 
     return timed_update(optimizer, token_nll)
+
+
+def transformer_like(args, task):
+    """fairseq's ``transformer`` with ``args.arch``'s sizes on the marge task's dictionary, built
+    by fairseq itself: the marge task builds MARGE models only."""
+    parsed = options.parse_args_and_arch(options.get_training_parser(), [
+        args.data, "--task", "marge", "--arch", "transformer", "--max-tokens", str(args.max_tokens),
+        "--cpu", *TRANSFORMER_FLAGS[args.arch].split(), *COMMON.split()])
+    return models.build_model(convert_namespace_to_omegaconf(parsed).model, task)
+
+
+def build_optimizer(cfg, model, bf16: bool):
+    """Adam; with ``bf16``, the model in bf16 and fairseq's FP16Optimizer over it, as fairseq-train
+    --bf16 builds them (``cfg``: a config parsed with --bf16 --optimizer adam)."""
+    if not bf16:
+        return torch.optim.Adam(model.parameters(), lr=1e-4)
+    model.to(torch.bfloat16)
+    return FP16Optimizer.build_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
+
+
+def matmul_params(model) -> int:
+    """N of the 6 x N FLOP per token: every parameter but the position embeddings (a lookup); a
+    shared token embedding counts once, as the output projection."""
+    return sum(p.numel() for name, p in model.named_parameters() if "embed_positions" not in name)
 
 
 def marge_pytorch_like(cfg, num_tokens: int, pad: int):
@@ -133,17 +173,19 @@ def main():
     parser.add_argument("--marge-pytorch", action="store_true", help="also time marge-pytorch 0.2.9")
     parser.add_argument("--math-path", action="store_true", help="also time the cross-attention "
                         "of before the folded bias (math SDPA kernel)")
+    parser.add_argument("--bf16", action="store_true", help="train in bf16 as fairseq-train --bf16 does")
+    parser.add_argument("--mfu", action="store_true", help="also measure the GEMM peak: model FLOP utilisation")
     args = parser.parse_args()
+    if args.bf16 and args.marge_pytorch:
+        parser.error("--marge-pytorch trains in fp32 only")
 
     torch.manual_seed(0)
+    precision = ["--bf16", "--optimizer", "adam", "--lr", "1e-4"] if args.bf16 else []
     marge_cfg, task, marge = build_from_args(
         [args.data, "--task", "marge", "--arch", args.arch, "--criterion", "marge",
-         "--max-tokens", args.max_tokens, "--cpu"]
+         "--max-tokens", args.max_tokens, "--cpu", *precision]
     )
-    _, _, transformer = build_from_args(
-        [args.data, "--task", "marge", "--arch", "transformer", "--max-tokens", args.max_tokens,
-         "--cpu", *TRANSFORMER_FLAGS[args.arch].split(), *COMMON.split()]
-    )
+    transformer = transformer_like(args, task)
     task.load_dataset("train")
     dataset = task.dataset("train")
     # reconstruct every document of a cluster from the others: equal tokens for both models
@@ -155,7 +197,7 @@ def main():
         models["marge_math_path"] = use_math_path(copy.deepcopy(marge))
     if args.marge_pytorch:
         models["marge_pytorch"] = marge_pytorch_like(marge_cfg.model, len(task.dictionary), pad)
-    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-4) for name, m in models.items()}
+    optimizers = {name: build_optimizer(marge_cfg, m, args.bf16) for name, m in models.items()}
     dim = marge.encoder.embed_tokens.embedding_dim
     times = {name: [] for name in models}
     tokens = []
@@ -180,6 +222,7 @@ def main():
     tok_per_s = {name: sum(tokens) / sum(t) for name, t in times.items()}
     result = {
         "arch": args.arch,
+        "precision": "bf16" if args.bf16 else "fp32",
         "steps": len(tokens),
         "target_tokens_per_step": statistics.mean(tokens),
         "evidence_tokens_per_step": statistics.mean(tokens),
@@ -194,6 +237,13 @@ def main():
             tok_per_s["marge_math_path"] / tok_per_s["transformer"], 3)
     if args.marge_pytorch:
         result["ratio_marge_vs_marge_pytorch_step_speed"] = round(median["marge_pytorch"] / median["marge"], 3)
+    if args.mfu:
+        peak = peak_flops(torch.bfloat16 if args.bf16 else torch.float32)
+        result["gemm_peak_gflops"] = round(peak / 1e9, 1)
+        for name in ("marge", "transformer"):
+            flops = 6 * matmul_params(models[name]) * tok_per_s[name]
+            result[f"{name}_gflops"] = round(flops / 1e9, 1)
+            result[f"{name}_mfu"] = round(flops / peak, 3)
     result["threads"] = torch.get_num_threads()
     print(json.dumps(result))
 

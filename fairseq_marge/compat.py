@@ -1,4 +1,5 @@
-"""Shims that keep fairseq 0.12 (fairseq-fixed) working on numpy 2 and torch >= 2.6.
+"""Shims that keep fairseq 0.12 (fairseq-fixed) working on numpy 2 and torch >= 2.6, and its
+``--bf16`` working off TPUs.
 
 fairseq imports the plugin before it loads any checkpoint, so these run in time for
 ``fairseq-train``, ``fairseq-generate`` and ``checkpoint_utils`` alike.
@@ -6,6 +7,9 @@ fairseq imports the plugin before it loads any checkpoint, so these run in time 
 
 import argparse
 import collections
+import functools
+import importlib.util
+import logging
 import types
 import typing
 
@@ -18,7 +22,10 @@ if not hasattr(np, "compat"):
     np.compat = types.SimpleNamespace(long=np.int64)
 
 # imported after the numpy shim, which must be in place before fairseq's modules load
+from fairseq import options as fairseq_options  # noqa: E402
 from fairseq.distributed import utils as fairseq_distributed_utils  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 # torch >= 2.6 loads checkpoints with weights_only=True: allow-list the one non-tensor class
 # fairseq checkpoints carry on disk (legacy `args`), instead of turning the check off.
@@ -54,3 +61,28 @@ _BROADCAST_STATE_GLOBALS = [
     collections.defaultdict,
 ]
 torch.serialization.add_safe_globals(_BROADCAST_STATE_GLOBALS)
+
+
+def _bf16_off_tpu(parse_args_and_arch):
+    """fairseq 0.12's command line makes ``--bf16`` imply ``--tpu`` (options.py; fairseq issue
+    #4696), so that a bf16 run on a CPU or GPU looks for torch_xla's device and fails.  fairseq's
+    own config keeps the two apart (``fairseq-hydra-train common.bf16=true`` trains in bf16 on
+    the device at hand, with the fp32 master copy of its FP16Optimizer); without torch_xla there
+    is no TPU, so here too ``--bf16`` means bf16 on the CPU or GPU."""
+
+    @functools.wraps(parse_args_and_arch)
+    def parse(*args, **kwargs):
+        parsed = parse_args_and_arch(*args, **kwargs)
+        namespace = parsed[0] if isinstance(parsed, tuple) else parsed  # (args, extra) if parse_known
+        if getattr(namespace, "bf16", False) and getattr(namespace, "tpu", False) and not _HAS_XLA:
+            logger.info("--bf16 without torch_xla: bf16 on this device, not on a TPU")
+            namespace.tpu = False
+        return parsed
+
+    return parse
+
+
+# fairseq's command-line scripts import the plugin while they build their parser (get_parser),
+# before they call options.parse_args_and_arch, which they look up on the module at that call
+_HAS_XLA = importlib.util.find_spec("torch_xla") is not None
+fairseq_options.parse_args_and_arch = _bf16_off_tpu(fairseq_options.parse_args_and_arch)

@@ -48,15 +48,16 @@ def all_embed_layers(encoder) -> List[EmbedLayer]:
 
 @torch.no_grad()
 def layer_embeddings(encoder, src_tokens: Tensor, layers: List[EmbedLayer]) -> Tensor:
-    """(N, len(layers), C): each row's embedding for each of ``layers``, from one forward pass."""
+    """(N, len(layers), C): each row's embedding for each of ``layers``, from one forward pass;
+    fp32 also from a bf16 or fp16 model (means, norms and the search run in fp32)."""
     states = encoder(src_tokens, return_all_hiddens=True)["encoder_states"]  # L x (T, N, C)
-    keep = src_tokens.ne(encoder.padding_idx).t().unsqueeze(-1).to(states[0].dtype)
+    keep = src_tokens.ne(encoder.padding_idx).t().unsqueeze(-1).float()
 
     def embedding(layer: EmbedLayer) -> Tensor:
         if layer == RELEVANCE_EMBEDDING:
             # the BOS state after layer relevance_layers, which is what relevance_embedding
             # returns (tests/test_embed_layers.py checks it), without a second forward pass
-            return F.normalize(states[encoder.relevance_layers - 1][0], dim=-1)
+            return F.normalize(states[encoder.relevance_layers - 1][0].float(), dim=-1)
         return (states[layer - 1] * keep).sum(dim=0) / keep.sum(dim=0)
 
     return torch.stack([embedding(layer) for layer in layers], dim=1)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from fairseq.incremental_decoding_utils import with_incremental_state
 from torch import Tensor, nn
 
-from .folded_bias import folded_bias_attention
+from .folded_bias import centred_bias, folded_bias_attention
 
 
 @with_incremental_state
@@ -105,7 +105,7 @@ class MultiDocumentAttention(nn.Module):
             # a memory per row (generation): the bias is constant over each row's queries and
             # needs no gradient, so it passes as a broadcast mask the fused kernels accept
             k, v = k.index_select(0, memory_index), v.index_select(0, memory_index)
-            mask = key_bias.to(q.dtype)[:, None, None, :]
+            mask = centred_bias(key_bias, q.dtype)[:, None, None, :]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         out = out.permute(2, 0, 1, 3).reshape(length, batch, -1)  # (B, H, T, d) -> (T, B, C)
         out = out * has_evidence[None, :, None].to(out.dtype)
@@ -117,7 +117,7 @@ class MultiDocumentAttention(nn.Module):
         if k.size(0) > 1:
             k, v = k.index_select(0, memory_index), v.index_select(0, memory_index)
         logits = torch.matmul(q, k.transpose(-1, -2)) * self.head_dim**-0.5
-        logits = logits + key_bias.to(q.dtype)[:, None, None, :]
+        logits = logits + centred_bias(key_bias, q.dtype)[:, None, None, :]
         probs = torch.softmax(logits, dim=-1, dtype=torch.float32).to(q.dtype)
         out = torch.matmul(F.dropout(probs, dropout_p, self.training), v)
         return out, probs.mean(dim=1)

@@ -4,8 +4,8 @@ Each rank of a distributed run encodes one slice of the documents and the slices
 all-gathered, so every rank ends with all embeddings.  Documents are dealt to ranks
 round-robin in length order (equal work per rank), then batched by tokens, longest first (an
 out-of-memory shows on the first batch, not after an hour).  The encoder runs in eval mode
-(no dropout: the index must not depend on a dropout mask) without gradients, in bf16/fp16 on a
-GPU; its train mode is restored afterwards.
+(no dropout: the index must not depend on a dropout mask) without gradients, in half precision
+(:func:`_half_precision`); its train mode is restored afterwards.
 """
 
 import contextlib
@@ -69,7 +69,7 @@ def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: 
     was_training = encoder.training
     encoder.eval()
     try:
-        with _half_precision(device), tqdm(
+        with _half_precision(encoder), tqdm(
             total=len(docs), desc="re-index: encoding", unit="doc", leave=False,
             disable=None if show_progress else True,  # None: only on a terminal
         ) as progress:
@@ -90,8 +90,13 @@ def _collated_in_background(dataset, docs: np.ndarray, max_tokens: int):
     return iterators.BufferedIterator(2, iterators.CountingIterator(collated, total=len(batches)))
 
 
-def _half_precision(device: torch.device):
-    if device.type != "cuda":
+def _half_precision(encoder):
+    """A model trained in half precision (``--bf16``, ``--fp16``) encodes in its own dtype; an
+    fp32 model on a GPU under autocast (g is normalised and searched in fp32 either way).  An
+    fp32 model on a CPU stays fp32: there autocast's casts cost small models more than the bf16
+    products save (issue 25), and ``--bf16`` is the way to a bf16 re-index."""
+    parameter = next(encoder.parameters())
+    if parameter.device.type != "cuda" or parameter.dtype != torch.float32:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
