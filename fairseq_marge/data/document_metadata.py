@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data_dir_checks import REBUILD_DOCUMENTS
+
 METADATA_DTYPE = np.dtype(
     [("lang", np.int16), ("shard", np.int32), ("group", np.int64), ("may_be_target", np.bool_)]
 )
@@ -55,14 +57,13 @@ def load_metadata(data_prefix: str, num_documents: int, num_languages: int) -> n
     try:
         meta = np.load(path, mmap_mode="r")
     except (ValueError, OSError) as error:  # truncated, or not an .npy file
-        raise MetadataError(f"{path}: unreadable ({error}); rebuild the data directory with "
-                            "`python -m preprocess all`") from None
+        raise MetadataError(f"{path}: unreadable ({error}); {REBUILD_DOCUMENTS}") from None
     if meta.dtype != METADATA_DTYPE:
         raise MetadataError(f"{path}: dtype {meta.dtype}, expected {METADATA_DTYPE}")
     if len(meta) != num_documents:
         raise MetadataError(
             f"{path}: {len(meta)} rows but the split has {num_documents} documents (the two "
-            "come from different runs); rebuild the data directory with `python -m preprocess all`"
+            f"come from different runs); {REBUILD_DOCUMENTS}"
         )
     bad = np.flatnonzero((meta["lang"] < 0) | (meta["lang"] >= num_languages))
     if len(bad):
