@@ -24,6 +24,8 @@ def main():
 
     state = torch.load(args.trained, map_location="cpu", weights_only=True)
     cfg = OmegaConf.create(state["cfg"])
+    if cfg.common.user_dir:  # a planner of its own, say: the task must find it, as in training
+        utils.import_user_module(cfg.common)
     utils.set_torch_seed(cfg.common.seed)
     model = tasks.setup_task(cfg.task).build_model(cfg.model)
     state["model"] = model.state_dict()

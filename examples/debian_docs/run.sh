@@ -14,6 +14,9 @@ LANGS=${LANGS:-en,de,fr}
 G_LIMIT=${G_LIMIT:-1000}  # dev paragraphs per pair for g at every G_EVERY-th epoch's checkpoint
 G_EVERY=${G_EVERY:-2}
 HERE=examples/debian_docs
+ORACLE=examples/custom_planner/group_oracle  # a user-dir: the group_oracle planner, and the plugin
+# USER_DIR=$ORACLE PLANNERS=0-:group_oracle: the ceiling run (README, "Round 4")
+USER_DIR=${USER_DIR:-}
 CKPTS=$OUT/checkpoints
 mkdir -p "$OUT"
 start=$(date +%s)
@@ -33,13 +36,15 @@ echo "== 3/6 cross-language retrieval on the dev set: g and every layer, trained
 for model in trained init; do
     path=$CKPT; [ $model = init ] && path=$OUT/checkpoint_init.pt
     python examples/retrieval_eval/evaluate.py --path "$path" --data "$OUT/data-bin" \
-        --dev "$CORPUS/dev" --embed-layer all --cpu > "$OUT/retrieval.$model.json"
+        --dev "$CORPUS/dev" --embed-layer all --cpu ${USER_DIR:+--user-dir "$USER_DIR"} > "$OUT/retrieval.$model.json"
 
-    echo "== 4/6 ($model) held-out NLL with retrieved evidence vs random same-shard evidence"
-    for evidence in retrieved shuffled; do
-        fairseq-validate "$OUT/data-bin" --user-dir fairseq_marge --task marge --path "$path" \
+    echo "== 4/6 ($model) held-out NLL with retrieved, random same-shard and oracle evidence"
+    for evidence in retrieved shuffled oracle; do
+        overrides="'valid_evidence': '${evidence/oracle/retrieved}'"
+        [ $evidence = oracle ] && overrides+=", 'valid_planner': 'group_oracle'"
+        fairseq-validate "$OUT/data-bin" --user-dir "${USER_DIR:-$ORACLE}" --task marge --path "$path" \
             --valid-subset valid --max-tokens 2048 --cpu --num-workers 0 \
-            --model-overrides "{'valid_evidence': '$evidence'}" > "$OUT/validate.$model.$evidence.log" 2>&1
+            --model-overrides "{$overrides}" > "$OUT/validate.$model.$evidence.log" 2>&1
     done
 done
 
@@ -51,6 +56,7 @@ for path in "$OUT/checkpoint_init.pt" "$CKPTS"/checkpoint[0-9]*.pt; do
     (( epoch % G_EVERY == 0 )) || continue  # epochs 0, G_EVERY, 2 G_EVERY, ...
     [ -f "$OUT/retrieval_g/epoch$epoch.json" ] || python examples/retrieval_eval/evaluate.py --path "$path" \
         --data "$OUT/data-bin" --dev "$CORPUS/dev" --embed-layer g --levels sent --limit "$G_LIMIT" --cpu \
+        ${USER_DIR:+--user-dir "$USER_DIR"} \
         > "$OUT/retrieval_g/epoch$epoch.json"
 done
 
@@ -58,7 +64,7 @@ echo "== 6/6 zero-shot translation en<->de, en<->fr (first ${LIMIT:=300} paragra
 # UNBLOCKED=1: also without n-gram blocking (fairseq 0.12's default behaviour on CPU, see README)
 for block in 8 ${UNBLOCKED:+0}; do
     python examples/translate/translate_dev.py --path "$CKPT" --data "$OUT/data-bin" --dev "$CORPUS/dev" \
-        --levels sent --limit "$LIMIT" --no-repeat-ngram-size $block --cpu \
+        --levels sent --limit "$LIMIT" --no-repeat-ngram-size $block --cpu ${USER_DIR:+--user-dir "$USER_DIR"} \
         --outputs "$OUT/translations.block$block" > "$OUT/translate.block$block.json"
 done
 python $HERE/plot_training.py --log "$OUT/train.log" --reindex "$CKPTS/reindex" \

@@ -5,7 +5,7 @@
 Reads, in OUT (run.sh writes them): retrieval.{trained,init}.json (examples/retrieval_eval,
 ``--embed-layer all``), retrieval_g/UPDATE.json (g at each kept checkpoint),
 checkpoints/reindex/links_gen*.json (each re-index's report), validate.{trained,init}.
-{retrieved,shuffled}.log (fairseq-validate --valid-evidence ...), translate.block8.json,
+{retrieved,shuffled,oracle}.log (fairseq-validate --valid-evidence ...), translate.block8.json,
 translations.block8/ and, with UNBLOCKED=1, translate.block0.json (examples/translate/translate_dev.py
 with and without n-gram blocking).
 """
@@ -81,13 +81,16 @@ def reindex_rows(out: Path):
 
 
 def nll_rows(out: Path):
-    yield "| model | NLL, retrieved evidence | NLL, random same-shard evidence | difference |"
-    yield "|---|---|---|---|"
+    """Oracle evidence (the target's own article group) bounds what retrieval could give."""
+    yield ("| model | NLL, retrieved evidence | NLL, random same-shard evidence | difference "
+           "| NLL, oracle evidence | oracle difference |")
+    yield "|---|---|---|---|---|---|"
     for model in ("trained", "init"):
         nll = {ev: read_log(out / f"validate.{model}.{ev}.log")["valid"][-1]["nll_loss"]
-               for ev in ("retrieved", "shuffled")}
+               for ev in ("retrieved", "shuffled", "oracle")}
         yield (f"| {model} | {nll['retrieved']:.3f} | {nll['shuffled']:.3f} "
-               f"| {nll['shuffled'] - nll['retrieved']:+.3f} |")
+               f"| {nll['shuffled'] - nll['retrieved']:+.3f} | {nll['oracle']:.3f} "
+               f"| {nll['shuffled'] - nll['oracle']:+.3f} |")
 
 
 def translation_rows(out: Path):

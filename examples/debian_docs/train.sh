@@ -5,7 +5,7 @@
 # cross-language link per target, small shards), with plans built lexically for the first
 # HANDOVER updates and by the model's own g after (PLANNERS overrides the whole schedule), g's own
 # links reported at every re-index all along (--report-g-links); LENGTHS, if set, is a
-# document-length curriculum (--doc-length-schedule).
+# document-length curriculum (--doc-length-schedule); USER_DIR, a user-dir with planners of its own.
 # One checkpoint per epoch (= per re-index interval) is kept: run.sh evaluates g at each;
 # validation (random evidence, slow on CPU) every 4 epochs.
 set -euo pipefail
@@ -13,7 +13,7 @@ DATA=$1 SAVE=$2
 shift 2
 HOURS=${HOURS:-1.0} LR=${LR:-1e-3} WARMUP=${WARMUP:-300} HANDOVER=${HANDOVER:-2500}
 PLANNERS=${PLANNERS:-"0-$HANDOVER:lexical,$HANDOVER-:retrieval"}
-fairseq-train "$DATA" --user-dir fairseq_marge \
+fairseq-train "$DATA" --user-dir "${USER_DIR:-fairseq_marge}" \
     --task marge --arch marge_tiny --criterion marge --label-smoothing 0 --dropout 0 \
     --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-layers 4 \
     --decoder-self-ffn-embed-dim 512 --decoder-ffn-embed-dim 512 --beta-init 5 \

@@ -137,9 +137,11 @@ def main():
                         "(quicker, e.g. for every checkpoint of a run; the baselines stay the full set's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--user-dir", help="the user-dir the checkpoint was trained with (as in fairseq-generate)")
     args = parser.parse_args()
 
-    hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens)
+    hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens,
+                          **({"user_dir": args.user_dir} if args.user_dir else {}))
     encoder = hub.model.encoder
     sweep = args.embed_layer == "all"
     try:

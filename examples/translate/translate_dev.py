@@ -39,9 +39,11 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=4000, help="source tokens per batch")
     parser.add_argument("--outputs", help="write the translations here, one file per set")
     parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--user-dir", help="the user-dir the checkpoint was trained with (as in fairseq-generate)")
     args = parser.parse_args()
 
-    hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens)
+    hub = load_checkpoint(args.path, args.data, cpu=args.cpu, max_tokens=args.max_tokens,
+                          **({"user_dir": args.user_dir} if args.user_dir else {}))
     generation = dict(beam=args.beam, no_repeat_ngram_size=args.no_repeat_ngram_size,
                       max_len_a=args.max_len_a, max_len_b=args.max_len_b)
     baselines = read_baselines(args.dev)

@@ -25,7 +25,7 @@ from ..data.language_pairs import check_aligned, load_pair_side
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
 from ..data.plan_iterator import PlanEpochBatchIterator
 from ..data.plan_provenance import PlanSources
-from ..data.planner_registry import Planner, build_planner
+from ..data.planner_registry import Planner, build_planner, get_planner_class
 from ..data.random_planner import random_plan, with_random_evidence
 from ..data.truncated_documents import truncate_sample
 from ..retrieval import lexical_planner  # noqa: F401  (registers "lexical")
@@ -87,6 +87,12 @@ class MargeTaskConfig(FairseqDataclass):
                           "retrieval plan built once with the model as loaded; 'shuffled': that "
                           "plan's targets with random same-shard evidence (the evidence ablation, "
                           "e.g. with fairseq-validate --model-overrides)"},
+    )
+    valid_planner: str = field(
+        default="retrieval",
+        metadata={"help": "the planner of the 'retrieved' and 'shuffled' validation plans: 'retrieval' "
+                          "(g), 'lexical', or another subclass of the retrieval planner, e.g. "
+                          "examples/custom_planner's group_oracle (perfect evidence: the ceiling)"},
     )
     train_evidence: TRAIN_EVIDENCE = field(
         default="retrieved",
@@ -246,16 +252,18 @@ class MargeTask(FairseqTask):
         """The fixed plan of a validation split (see ``--valid-evidence``)."""
         if self.cfg.valid_evidence == "random":
             return random_plan(dataset, self.cluster_budget(), seed=self.cfg.seed)
+        planner = get_planner_class(self.cfg.valid_planner)
+        if not issubclass(planner, RetrievalPlanner):
+            raise ValueError(f"--valid-planner {self.cfg.valid_planner}: a validation plan is built "
+                             f"once, from the model as loaded, by 'retrieval' or a subclass of it; "
+                             f"{planner.__name__} is not one")
         # generation 0 and no report files: this plan is not one of training's re-indexes
-        plan = self.retrieval_planner(report=False).plan(
+        plan = planner.from_task(self, report=False).plan(
             dataset, self.model, generation=0, seed=self.cfg.seed, updates_since_last=0
         )
         if self.cfg.valid_evidence == "shuffled":
             plan = with_random_evidence(plan, dataset, seed=self.cfg.seed)
         return plan
-
-    def retrieval_planner(self, report: bool = True) -> RetrievalPlanner:
-        return RetrievalPlanner.from_task(self, report=report)
 
     def cluster_budget(self) -> int:
         if not self.cfg.max_tokens:

@@ -104,7 +104,7 @@ class Preemption:
         if self.trainer is None:
             logger.info(f"{self.signal}: re-index abandoned before the first update of this run, "
                         f"nothing to save: exiting with status {EXIT_CODE}")
-            sys.exit(EXIT_CODE)
+            exit_for_requeue()
         self.save_and_exit(epoch_itr, f"after update {self.trainer.get_num_updates()}, re-index abandoned")
 
     def signalled_on_any_rank(self) -> bool:
@@ -122,7 +122,17 @@ class Preemption:
         checkpoint_utils.save_checkpoint(self.cfg.checkpoint, self.trainer, epoch_itr, None)
         waited = f" {time.monotonic() - self.received_at:.2f} s after {self.signal}" if self.signal else ""
         logger.info(f"preemption: checkpoint saved{waited}; exiting with status {EXIT_CODE}")
-        sys.exit(EXIT_CODE)
+        exit_for_requeue()
+
+
+def exit_for_requeue():
+    """Exit with status 75, the process group destroyed first: left to interpreter shutdown, its
+    communication threads can outlive their owner, and a rank was seen to abort there
+    ("terminate called without an active exception", status -6 instead of 75).  Destroying a
+    group is local to the rank: it waits for no peer."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    sys.exit(EXIT_CODE)
 
 
 def fairseq_train_module():
