@@ -14,7 +14,7 @@ import torch
 
 from conftest import REPO, fairseq_env
 from fairseq_marge.tasks.preemption import EXIT_CODE
-from training_faults import LOADED, launch_ranks, run_training, tiny_train_args, uninterrupted_trace
+from training_faults import LOADED, free_port, launch_ranks, run_training, tiny_train_args, uninterrupted_trace
 
 UPDATES = 12  # a re-index every 5 updates: epochs 1-2 of updates 1-5 and 6-10, epoch 3
 SAVED = re.compile(r"preemption: checkpoint saved ([\d.]+) s after (SIG\w+); exiting with status 75")
@@ -82,6 +82,32 @@ def test_sigterm_from_outside(tiny_data_dir, tmp_path):
     assert time.monotonic() - signalled < 60
     saved = int(re.search(r"saving a checkpoint after update (\d+)", "".join(log)).group(1))
     assert saved >= 3 and (tmp_path / "checkpoint_last.pt").exists()
+
+
+@pytest.mark.slow
+def test_in_spawn_mode_the_parent_passes_the_signal_on_and_exits_75(tiny_data_dir, tmp_path):
+    """fairseq's spawn mode (one process per machine spawns the ranks): the scheduler's signal
+    reaches the parent only."""
+    args = train_args(tiny_data_dir, tmp_path)
+    args[args.index("--max-update") + 1] = 10_000
+    spawn = ["--distributed-world-size", 2, "--distributed-init-method", f"tcp://127.0.0.1:{free_port()}",
+             "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"]
+    fairseq_train = str(Path(sys.executable).parent / "fairseq-train")
+    proc = subprocess.Popen([fairseq_train, *map(str, args + spawn)], cwd=REPO, env=fairseq_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    for line in proc.stdout:
+        log.append(line)
+        if "num_updates=3," in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    log = "".join(log + proc.stdout.readlines())
+    assert proc.wait(timeout=120) == EXIT_CODE, log[-3000:]
+    saved = re.findall(r"preemption \(SIGTERM received\): saving a checkpoint after update (\d+)", log)
+    assert len(saved) == 2 and len(set(saved)) == 1, log[-3000:]  # both ranks, the same update
+    assert "preemption: SIGTERM passed on to 2 ranks, all exited 75; exiting with status 75" in log
+    state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    assert state["optimizer_history"][-1]["num_updates"] == int(saved[0])
 
 
 @pytest.mark.slow

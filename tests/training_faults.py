@@ -81,9 +81,7 @@ def launch_ranks(args, log_dir, world_size=2, faults=None, record=False):
     ``faults[rank] = (SIGNAL, POINT)`` for a rank with a fault.  Returns [(process, log file)].
 
     Each rank logs to its own file: a pipe nobody reads would fill and stall the rank."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = dict(fairseq_env(), OMP_NUM_THREADS="1")
     ranks = []
     for rank in range(world_size):
@@ -98,6 +96,12 @@ def launch_ranks(args, log_dir, world_size=2, faults=None, record=False):
             )
         ranks.append((process, log))
     return ranks
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def record_batches():

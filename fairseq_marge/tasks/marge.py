@@ -39,8 +39,12 @@ from .option_checks import check_options, check_options_against_data
 from .planner_schedule import PlannerSchedule
 from .preemption import Preemption
 from .reindex_schedule import ReindexSchedule
+from .spawn_preemption import install as pass_signals_on_in_spawn_mode
 
 logger = logging.getLogger(__name__)
+
+# fairseq-train's spawning parent runs no task code: importing the task is its only hook
+pass_signals_on_in_spawn_mode()
 
 VALID_EVIDENCE = ChoiceEnum(["random", "retrieved", "shuffled"])
 TRAIN_EVIDENCE = ChoiceEnum(["retrieved", "shuffled"])
