@@ -124,6 +124,23 @@ def test_a_signal_to_one_rank_stops_every_rank_after_the_same_update(tiny_data_d
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("rank, name, point", [
+    (1, "USR1", "reindex:2"),  # mid-re-index: the other rank waits for it in a collective
+    (0, "TERM", "planned:2"),  # the plan is built, the ranks have not yet agreed to train on it
+], ids=["mid-reindex", "after-the-plan"])
+def test_a_signal_to_one_rank_during_a_reindex_stops_every_rank(tiny_data_dir, tmp_path, rank, name, point):
+    """No rank leaves a re-index alone: the ranks finish it, agree, and all save and exit 75."""
+    ranks = launch_ranks(train_args(tiny_data_dir, tmp_path), tmp_path, faults={rank: (name, point)})
+    for r, (process, log) in enumerate(ranks):
+        assert process.wait(timeout=300) == EXIT_CODE, log.read_text()[-3000:]
+        source = f"SIG{name} received" if r == rank else "another rank signalled"
+        assert f"preemption ({source}): saving a checkpoint after update 5, re-index abandoned" in log.read_text()
+    state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    assert state["optimizer_history"][-1]["num_updates"] == 5
+    assert state["extra_state"]["train_iterator"]["epoch"] == 2
+
+
+@pytest.mark.slow
 def test_a_signal_to_every_rank_during_a_reindex_abandons_it_on_every_rank(tiny_data_dir, tmp_path):
     args = train_args(tiny_data_dir, tmp_path)
     faults = {rank: ("TERM", "reindex:2") for rank in (0, 1)}  # each after its own encoding

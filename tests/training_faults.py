@@ -10,7 +10,9 @@ POINT:
 - ``update:N``: in the middle of update N, after its forward and backward, before the optimizer
   step;
 - ``reindex:E``: in the middle of epoch E's re-index, after this rank has encoded its documents
-  and before the ranks gather them and search.
+  and before the ranks gather them and search;
+- ``planned:E``: just after epoch E's planner has returned its plan, before the ranks agree
+  whether to train on it.
 
 Sent from inside, the signal lands exactly there whatever the load of the machine, so a test can
 assert where the run stopped.  The line ``fault: SIGNAL at POINT`` goes to stdout first.
@@ -154,6 +156,18 @@ def at_reindex(epoch: int, fault):
     document_encoder._encode = faulty_encode
 
 
+def after_plan(epoch: int, fault):
+    plan = retrieval_planner.RetrievalPlanner.plan
+
+    def faulty_plan(self, dataset, model, generation, seed, updates_since_last):
+        result = plan(self, dataset, model, generation, seed, updates_since_last)
+        if generation == epoch:
+            fault()
+        return result
+
+    retrieval_planner.RetrievalPlanner.plan = faulty_plan
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[0] == "record":
@@ -162,7 +176,7 @@ if __name__ == "__main__":
     if args[0] in ("KILL", "TERM", "USR1"):
         signum, point = signal.Signals["SIG" + args[0]], args[1]
         kind, number = point.split(":")
-        {"update": at_update, "reindex": at_reindex}[kind](int(number), lambda: fire(signum, point))
+        {"update": at_update, "reindex": at_reindex, "planned": after_plan}[kind](int(number), lambda: fire(signum, point))
         args = args[2:]
     sys.argv = ["fairseq-train", *args]
     cli_main()

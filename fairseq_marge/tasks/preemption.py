@@ -2,9 +2,13 @@
 boundary and exit with status 75 (``EX_TEMPFAIL`` of sysexits.h: try again later), which a job
 script can answer with a requeue (README, "Preemption").
 
-A signal during a re-index abandons it at once: the checkpoint is that of the last update, and
-the resumed run re-indexes again with the same model, so it goes on exactly as the uninterrupted
-run would have.
+A signal during a re-index drops it: the checkpoint is that of the last update, and the resumed
+run re-indexes again with the same model, so it goes on exactly as the uninterrupted run would
+have.  A lone process drops it at once.  Ranks must agree: a rank that left a re-index would
+leave the others waiting in its collectives (under NCCL a rank blocked in one cannot even run
+its handler), so every rank finishes the re-index and the ranks agree after it, as they do after
+every update.  The wait is one re-index at most (about a minute at the paper's scale,
+``benchmarks/scale_projection.py``).
 
 fairseq 0.12 handles no signal, and no task hook sees the trainer after an update.  So this wraps
 ``fairseq_cli.train.validate_and_save``, which fairseq-train calls after every update to save a
@@ -34,8 +38,8 @@ SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 class ReindexAbandoned(BaseException):
-    """Raised by the signal handler in the middle of a re-index: a BaseException, like
-    KeyboardInterrupt, so that no ``except Exception`` on its way swallows it."""
+    """Raised by a lone process's signal handler in the middle of a re-index: a BaseException,
+    like KeyboardInterrupt, so that no ``except Exception`` on its way swallows it."""
 
 
 class Preemption:
@@ -75,7 +79,7 @@ class Preemption:
     def on_signal(self, signum, frame):
         if self.signal is None:
             self.signal, self.received_at = signal.Signals(signum).name, time.monotonic()
-        if self.reindexing:
+        if self.reindexing and data_parallel()[2] == 1:
             self.reindexing = False  # raise once: the abandon below must run to its end
             raise ReindexAbandoned()
 
@@ -87,23 +91,23 @@ class Preemption:
             self.save_and_exit(epoch_itr, f"after update {trainer.get_num_updates()}")
 
     def reindex(self, build_plan: Callable, epoch_itr):
-        """``build_plan()``, abandoned (and redone on restart) if a signal comes first."""
+        """``build_plan()``, dropped (and redone on restart) if a signal comes first."""
         try:
             self.reindexing = True
-            if self.signalled_on_any_rank():  # since the last update: during validation, say
-                raise ReindexAbandoned()
-            plan = build_plan()
+            # a signal since the last update (during validation, say) drops it before it starts
+            abandon = self.signalled_on_any_rank()
+            if not abandon:
+                plan = build_plan()
+                abandon = self.signalled_on_any_rank()  # a signal during it, on any rank
+        except ReindexAbandoned:  # a lone process's, at once
+            abandon = True
+        finally:
             self.reindexing = False
+        if not abandon:
             return plan
-        except BaseException:
-            self.reindexing = False
-            # after a signal, also the error of a collective operation whose peer has already
-            # left for the same reason
-            if self.signal is None:
-                raise
         if self.trainer is None:
-            logger.info(f"{self.signal}: re-index abandoned before the first update of this run, "
-                        f"nothing to save: exiting with status {EXIT_CODE}")
+            logger.info(f"{self.signal or 'another rank signalled'}: re-index abandoned before the first "
+                        f"update of this run, nothing to save: exiting with status {EXIT_CODE}")
             exit_for_requeue()
         self.save_and_exit(epoch_itr, f"after update {self.trainer.get_num_updates()}, re-index abandoned")
 
