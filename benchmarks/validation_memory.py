@@ -13,7 +13,7 @@ torch's allocations are invisible to tracemalloc) minus its resident memory just
 step, model and cluster already built.  The training step is forward + backward (no optimizer);
 the validation step is ``fairseq``'s: eval mode, no gradients, the criterion with ``attn_best``.
 
-    python benchmarks/validation_memory.py --arch marge_small
+    python benchmarks/validation_memory.py --arch marge_small [--sizes 4096,8192,16384] [--steps train,valid]
 
 prints one JSON line per case.
 """
@@ -93,6 +93,7 @@ def main():
     parser.add_argument("--arch", default="marge_small")
     parser.add_argument("--sizes", default="4096,8192,16384", help="--max-tokens of the cluster")
     parser.add_argument("--doc-tokens", type=int, default=512)
+    parser.add_argument("--steps", default="train,valid", help="'valid' runs both before and now")
     parser.add_argument("--limit-gib", type=float, default=16.0)
     parser.add_argument("--limit-s", type=float, default=900.0)
     parser.add_argument("--case", nargs=5, metavar=("DATA", "ARCH", "SIZE", "STEP", "CODE"), help=argparse.SUPPRESS)
@@ -110,8 +111,10 @@ def main():
         archive = subprocess.run(["git", "archive", BEFORE, "fairseq_marge"], cwd=REPO, check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        cases = [(step, code) for step in args.steps.split(",")
+                 for code in ((REPO,) if step == "train" else (REPO, before))]
         for size in map(int, args.sizes.split(",")):
-            for step, code in (("train", REPO), ("valid", REPO), ("valid", before)):
+            for step, code in cases:
                 case = {"arch": args.arch, "max_tokens": size, "step": step, "doc_tokens": args.doc_tokens,
                         "code": "now" if code == REPO else f"before ({BEFORE})", "threads": torch.get_num_threads()}
                 command = [sys.executable, __file__, "--doc-tokens", str(args.doc_tokens),

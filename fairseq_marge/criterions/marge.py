@@ -79,8 +79,8 @@ class MargeCriterion(FairseqCriterion):
 
     def _attention_on_best(self, document_attn, f, target):
         """document_attn (B, T, M): each target token's attention on each evidence document."""
-        best = f.argmax(dim=1)
-        on_best = document_attn.gather(2, best[:, None, None].expand(-1, document_attn.size(1), 1)).squeeze(2)
+        best = f.argmax(dim=1)[:, None, None].expand(-1, document_attn.size(1), 1)
+        on_best = document_attn.gather(2, best).squeeze(2)
         tokens = target.ne(self.padding_idx)
         return {"attn_best_sum": float(on_best[tokens].sum()), "attn_best_n": int(tokens.sum())}
 

@@ -13,10 +13,10 @@ key/value projections of the memory are computed once per decoding run.
 
 In training the bias must carry a gradient into g, which SDPA's fused kernels do not give a
 mask; :mod:`.folded_bias` moves it into the dot product instead, so the fused kernels run and
-no (target tokens x keys) matrix is kept.  Validation's diagnostic, the attention of each target
-token on each evidence document, rides in the same kernel call (``key_document``), so neither
-is a (target tokens x keys) matrix built there: at ``--max-tokens 16384`` one such matrix per
-head in fp32 would take gigabytes.
+no (target tokens x keys) matrix is kept.  Validation's diagnostic, each target token's
+attention on each evidence document, rides in the same kernel call (``key_document``): no such
+matrix is built there either, where one per head in fp32 takes gigabytes at ``--max-tokens
+16384``.
 """
 
 import math
