@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from fairseq_marge.data.plan_agreement import which_ranks_hold
 from training_faults import launch_ranks, tiny_train_args
 
 RANK_SEEDED = textwrap.dedent('''
@@ -45,3 +46,9 @@ def test_ranks_with_different_plans_all_stop_at_the_first_reindex(tiny_data_dir,
         assert returncode != 0, text[-3000:]
         assert len(DISAGREEMENT.findall(text)) == 1, text[-3000:]
         assert "num_updates=" not in text, "stopped before any update"
+
+
+def test_the_message_groups_ranks_by_plan():
+    a, b = "a" * 40, "b" * 40
+    assert which_ranks_hold([a, a, a]) is None
+    assert which_ranks_hold([a, b, a]) == f"fingerprint {a[:12]} on ranks 0, 2; fingerprint {b[:12]} on rank 1"

@@ -8,6 +8,7 @@ stops training on every rank.
 
 import logging
 from collections import defaultdict
+from typing import List, Optional
 
 import torch
 
@@ -29,12 +30,8 @@ def check_plan_agreement(plan: BatchPlan, planner: str, generation: int):
         return
     fingerprints = [None] * world_size
     torch.distributed.all_gather_object(fingerprints, plan.fingerprint(), group=group)
-    ranks_of = defaultdict(list)  # fingerprint -> its ranks, in order of first rank
-    for r, fingerprint in enumerate(fingerprints):
-        ranks_of[fingerprint].append(r)
-    if len(ranks_of) > 1:
-        held = "; ".join(f"fingerprint {fp[:12]} on {'ranks' if len(rs) > 1 else 'rank'} "
-                         f"{', '.join(map(str, rs))}" for fp, rs in ranks_of.items())
+    held = which_ranks_hold(fingerprints)
+    if held:
         raise PlanDisagreement(
             f"re-index {generation}: the {planner!r} planner gave ranks different plans ({held}): "
             f"a planner must give every rank the same plan (seed every random choice with the "
@@ -42,3 +39,15 @@ def check_plan_agreement(plan: BatchPlan, planner: str, generation: int):
         )
     logger.info(f"re-index {generation}: the {planner!r} planner's plan is the same on all "
                 f"{world_size} ranks (fingerprint {fingerprints[0][:12]})")
+
+
+def which_ranks_hold(fingerprints: List[str]) -> Optional[str]:
+    """None if rank r's ``fingerprints[r]`` are all equal, else which ranks hold which, e.g.
+    'fingerprint 1a2b.. on ranks 0, 2; fingerprint 3c4d.. on rank 1'."""
+    ranks_of = defaultdict(list)  # in order of first rank
+    for rank, fingerprint in enumerate(fingerprints):
+        ranks_of[fingerprint].append(rank)
+    if len(ranks_of) == 1:
+        return None
+    return "; ".join(f"fingerprint {fingerprint[:12]} on {'ranks' if len(ranks) > 1 else 'rank'} "
+                     f"{', '.join(map(str, ranks))}" for fingerprint, ranks in ranks_of.items())
