@@ -40,8 +40,13 @@ def test_ranks_with_different_plans_all_stop_at_the_first_reindex(tiny_data_dir,
     (user_dir / "__init__.py").write_text(RANK_SEEDED)
     args = tiny_train_args(tiny_data_dir, tmp_path / "save", 2, "--planner", "rank_seeded")
     args[args.index("--user-dir") + 1] = user_dir
-    for process, log in launch_ranks(args, tmp_path):
-        returncode = process.wait(timeout=120)
+    ranks = launch_ranks(args, tmp_path)
+    try:  # a rank left waiting for the others is what the check must not cause
+        returncodes = [process.wait(timeout=120) for process, _ in ranks]
+    finally:
+        for process, _ in ranks:
+            process.kill()
+    for (_, log), returncode in zip(ranks, returncodes):
         text = log.read_text()
         assert returncode != 0, text[-3000:]
         assert len(DISAGREEMENT.findall(text)) == 1, text[-3000:]
