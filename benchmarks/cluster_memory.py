@@ -63,31 +63,37 @@ def rss_bytes(pid: int) -> int:
     return int(line.split()[1]) * 1024
 
 
-def run_case(args, arch: str, size: int, path: str) -> dict:
-    """The case in a child process, stopped above the memory limit or the time limit."""
-    case = {"arch": arch, "cluster_tokens": size, "attention": path, "doc_tokens": args.doc_tokens,
-            "threads": torch.get_num_threads()}
-    child = subprocess.Popen([sys.executable, __file__, "--data", args.data, "--doc-tokens",
-                              str(args.doc_tokens), "--case", arch, str(size), path],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_watched(command, limit_gib: float, limit_s: float) -> dict:
+    """The JSON line ``command`` prints last; it is stopped above ``limit_gib`` of resident memory
+    or after ``limit_s``, and then, or if it fails, the result says so."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     start, peak = time.monotonic(), 0
     while child.poll() is None:
         try:
             peak = max(peak, rss_bytes(child.pid))
         except (FileNotFoundError, StopIteration, ProcessLookupError):
             pass
-        over_memory = peak > args.limit_gib * 2**30
-        if over_memory or time.monotonic() - start > args.limit_s:
+        over_memory = peak > limit_gib * 2**30
+        if over_memory or time.monotonic() - start > limit_s:
             child.kill()
             child.wait()
-            stopped = f"over {args.limit_gib} GiB" if over_memory else f"over {args.limit_s} s"
-            return {**case, "stopped": stopped, "seconds_when_stopped": round(time.monotonic() - start),
+            stopped = f"over {limit_gib} GiB" if over_memory else f"over {limit_s} s"
+            return {"stopped": stopped, "seconds_when_stopped": round(time.monotonic() - start),
                     "peak_rss_mib_when_stopped": peak // 2**20}
         time.sleep(POLL_S)
     out = child.stdout.read().strip().splitlines()
     if child.returncode != 0 or not out:
-        return {**case, "failed": child.returncode, "error": child.stderr.read().strip()[-500:]}
-    return {**case, **json.loads(out[-1])}
+        return {"failed": child.returncode, "error": child.stderr.read().strip()[-500:]}
+    return json.loads(out[-1])
+
+
+def run_case(args, arch: str, size: int, path: str) -> dict:
+    """The case in a child process, stopped above the memory limit or the time limit."""
+    case = {"arch": arch, "cluster_tokens": size, "attention": path, "doc_tokens": args.doc_tokens,
+            "threads": torch.get_num_threads()}
+    command = [sys.executable, __file__, "--data", args.data, "--doc-tokens", str(args.doc_tokens),
+               "--case", arch, str(size), path]
+    return {**case, **run_watched(command, args.limit_gib, args.limit_s)}
 
 
 def main():

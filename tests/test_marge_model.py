@@ -1,9 +1,13 @@
-"""Model-level checks: g is trained through f, masks, padding, beam reordering, incremental decoding."""
+"""Model-level checks: g is trained through f, masks, padding, beam reordering, incremental
+decoding, validation's attn_best."""
+
+import math
 
 import pytest
 import torch
 
 from conftest import build_task_and_model
+from fairseq_marge.criterions.marge import MargeCriterion
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +67,35 @@ def test_target_never_reads_its_own_document(task_model):
     assert torch.isinf(f[0, 1]) and f[0, 1] < 0  # target doc 1 is evidence row 1
     assert torch.isfinite(f[1]).all()  # doc 5 is not evidence
     _, extra = model(**sample["net_input"], need_attn=True)
-    own_doc_keys = extra["key_document"][0] == 1
-    assert own_doc_keys.any() and extra["attn"][0][0][:, own_doc_keys].sum() == 0
+    assert torch.all(extra["document_attn"][0][0, :, 1] == 0)
+
+
+def test_attn_best_is_the_attention_on_the_best_scored_document(task_model):
+    """The criterion's attn_best against the full softmax of the last cross-attention, every
+    head's (T x Lk) matrix of every target: what validation kept before."""
+    task, model = task_model
+    sample = cluster(task, evidence=(0, 1, 2, 3, 5), targets=(1, 4, 6))
+    attention = model.decoder.layers[-1].cross_attn
+    inputs = {}
+    hook = attention.register_forward_pre_hook(
+        lambda module, args, kwargs: inputs.update(query=args[0], **kwargs), with_kwargs=True)
+    try:
+        with torch.no_grad():
+            _, _, logging_output = MargeCriterion(task, 0.0, False)(model, sample)
+    finally:
+        hook.remove()
+
+    q = attention._split_heads(attention.q_proj(inputs["query"]))  # (B, H, T, d)
+    k = attention._split_heads(attention.k_proj(inputs["memory"]))  # (1, H, Lk, d)
+    logits = q @ k.transpose(-1, -2) / math.sqrt(attention.head_dim) + inputs["key_bias"][:, None, None]
+    probs = logits.softmax(dim=-1).mean(dim=1)  # (B, T, Lk)
+    net_input = {k: v for k, v in sample["net_input"].items() if k != "prev_output_tokens"}
+    f = model.encoder(**net_input)["relevance"][0]
+    best_keys = inputs["key_document"][None, :] == f.argmax(dim=1)[:, None]  # (B, Lk)
+    on_best = (probs * best_keys[:, None]).sum(dim=-1)
+    tokens = sample["target"].ne(task.dictionary.pad())
+    assert logging_output["attn_best_n"] == tokens.sum() > 0
+    assert math.isclose(logging_output["attn_best_sum"], on_best[tokens].sum().item(), rel_tol=1e-6)
 
 
 def test_padding_does_not_change_outputs(task_model):

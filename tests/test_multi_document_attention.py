@@ -2,39 +2,40 @@
 
 import math
 
+import pytest
 import torch
+from torch.profiler import profile
 
+from fairseq_marge.modules import folded_bias
 from fairseq_marge.modules.multi_document_attention import MultiDocumentAttention
 
 
 def naive_attention(module, query, doc_states, doc_lengths, bias):
     """For every target row i, head h: softmax over the real keys of every visible document,
-    with bias[i, j] added to all keys of document j (None = not visible)."""
+    with bias[i, j] added to all keys of document j (None = not visible).  Also returns the
+    (B, T, M) attention mass on each document, averaged over heads."""
     heads, d = module.num_heads, module.head_dim
     T, B, _ = query.shape
     out = torch.zeros_like(query)
+    mass = torch.zeros(B, T, len(doc_states))
     for i in range(B):
         q = module.q_proj(query[:, i]).view(T, heads, d)
-        keys, values, key_bias = [], [], []
-        for j, states in enumerate(doc_states):
-            if bias[i][j] is None:
-                continue
-            real = states[: doc_lengths[j]]
-            keys.append(module.k_proj(real))
-            values.append(module.v_proj(real))
-            key_bias.append(torch.full((doc_lengths[j],), 0.0) + bias[i][j])
-        if not keys:  # no evidence: zero context
+        docs = [j for j in range(len(doc_states)) if bias[i][j] is not None]
+        if not docs:  # no evidence: zero context
             out[:, i] = module.out_proj(torch.zeros_like(query[:, i]))
             continue
-        k = torch.cat(keys).view(-1, heads, d)
-        v = torch.cat(values).view(-1, heads, d)
-        kb = torch.cat(key_bias)
+        real = [doc_states[j][: doc_lengths[j]] for j in docs]
+        k = torch.cat([module.k_proj(r) for r in real]).view(-1, heads, d)
+        v = torch.cat([module.v_proj(r) for r in real]).view(-1, heads, d)
+        kb = torch.cat([torch.full((doc_lengths[j],), 0.0) + bias[i][j] for j in docs])
         rows = []
         for h in range(heads):
-            logits = q[:, h] @ k[:, h].t() / math.sqrt(d) + kb
-            rows.append(torch.softmax(logits, -1) @ v[:, h])
+            probs = torch.softmax(q[:, h] @ k[:, h].t() / math.sqrt(d) + kb, -1)
+            rows.append(probs @ v[:, h])
+            per_doc = [p.sum(-1) for p in probs.split([doc_lengths[j] for j in docs], dim=-1)]
+            mass[i][:, docs] += torch.stack(per_doc, dim=-1).detach() / heads
         out[:, i] = module.out_proj(torch.stack(rows, 1).reshape(T, -1))
-    return out
+    return out, mass
 
 
 def make_inputs(seed=0, B=3, M=4, L=6, C=16, T=5):
@@ -50,6 +51,7 @@ def make_inputs(seed=0, B=3, M=4, L=6, C=16, T=5):
 
 
 def fused_inputs(doc_states, lengths, f, visible):
+    """Also the document of each key, padding keys in a group M of their own."""
     M, L = len(doc_states), doc_states[0].size(0)
     memory = torch.stack(doc_states).reshape(M * L, 1, -1)
     key_padding = torch.tensor([[k >= n for k in range(L)] for n in lengths]).reshape(1, -1)
@@ -57,42 +59,54 @@ def fused_inputs(doc_states, lengths, f, visible):
     bias = bias.masked_fill(key_padding, float("-inf"))
     has_evidence = bias.isfinite().any(1)
     bias = bias.masked_fill(~has_evidence[:, None], 0.0)
-    return memory, torch.zeros(f.size(0), dtype=torch.long), bias, has_evidence
+    key_document = torch.arange(M).repeat_interleave(L).masked_fill(key_padding[0], M)
+    return memory, torch.zeros(f.size(0), dtype=torch.long), bias, has_evidence, key_document
 
 
-def test_fused_matches_naive_values_and_gradients():
+@pytest.mark.parametrize("targets_per_block", [64, 2])  # 2: the 3 targets in two blocks
+def test_fused_matches_naive_values_gradients_and_document_attention(monkeypatch, targets_per_block):
+    monkeypatch.setattr(folded_bias, "TARGETS_PER_BLOCK", targets_per_block)
     module = MultiDocumentAttention(16, num_heads=4).eval()
     lengths, doc_states, f, visible, query = make_inputs()
     naive_bias = [[f[i, j] if visible[i, j] else None for j in range(f.size(1))] for i in range(f.size(0))]
-    expected = naive_attention(module, query, doc_states, lengths, naive_bias)
+    expected, expected_mass = naive_attention(module, query, doc_states, lengths, naive_bias)
     grads_expected = torch.autograd.grad(expected.pow(2).sum(), [query, f, *doc_states])
 
-    for need_weights in (False, True):
-        memory, index, bias, has_evidence = fused_inputs(doc_states, lengths, f, visible)
-        out, weights = module(query, memory, index, bias, has_evidence, need_weights=need_weights)
+    for with_documents in (False, True):
+        memory, index, bias, has_evidence, key_document = fused_inputs(doc_states, lengths, f, visible)
+        out, mass = module(query, memory, index, bias, has_evidence,
+                           key_document=key_document if with_documents else None)
         torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
         grads = torch.autograd.grad(out.pow(2).sum(), [query, f, *doc_states])
         for got, want in zip(grads, grads_expected):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-        if need_weights:
-            assert torch.isfinite(weights[:2]).all()
+    # rows with evidence (row 2 has none: its output is zeroed, its mass spread over every key)
+    torch.testing.assert_close(mass[:2, :, :4], expected_mass[:2], rtol=0, atol=1e-6)
+    assert torch.all(mass[0, :, 0] == 0), "target 0 attended to its own document"
+    assert torch.all(mass[:2, :, 4] == 0), "padding keys got attention"
 
 
-def test_masked_keys_get_no_attention():
-    module = MultiDocumentAttention(16, num_heads=4).eval()
-    lengths, doc_states, f, visible, query = make_inputs()
-    memory, index, bias, has_evidence = fused_inputs(doc_states, lengths, f, visible)
-    _, weights = module(query, memory, index, bias, has_evidence, need_weights=True)
-    per_key = weights[:2].sum(1)  # rows with evidence, summed over target positions
-    assert torch.all(per_key[0, :6] == 0), "target 0 attended to its own document"
-    padding = ~bias[:2].isfinite()
-    assert torch.all(per_key[padding] == 0), "padding keys got attention"
+def test_document_attention_builds_no_matrix_of_target_tokens_by_keys():
+    """The old path's (B, H, T, Lk) logits and probabilities would be the largest tensors."""
+    torch.manual_seed(0)
+    module = MultiDocumentAttention(32, num_heads=4).eval()
+    B, T, M, L = 4, 32, 5, 40
+    query, memory = torch.randn(T, B, 32), torch.randn(M * L, 1, 32)
+    key_document = torch.arange(M).repeat_interleave(L)
+    bias = torch.randn(B, M)[:, key_document]
+    with torch.no_grad(), profile(record_shapes=True) as prof:
+        _, mass = module(query, memory, torch.zeros(B, dtype=torch.long), bias,
+                         torch.ones(B, dtype=torch.bool), key_document=key_document)
+    assert mass.shape == (B, T, M)
+    largest = max(math.prod(shape) for e in prof.events() for shape in e.input_shapes if shape)
+    assert largest <= B * 4 * T * M * L // 4, largest
+    assert "aten::_scaled_dot_product_attention_math" not in {e.name for e in prof.events()}
 
 
 def test_row_without_evidence_outputs_only_bias_and_finite_gradients():
     module = MultiDocumentAttention(16, num_heads=4).eval()
     lengths, doc_states, f, visible, query = make_inputs()
-    memory, index, bias, has_evidence = fused_inputs(doc_states, lengths, f, visible)
+    memory, index, bias, has_evidence, _ = fused_inputs(doc_states, lengths, f, visible)
     out, _ = module(query, memory, index, bias, has_evidence)
     torch.testing.assert_close(out[:, 2], module.out_proj.bias.expand_as(out[:, 2]))
     grads = torch.autograd.grad(out.sum(), [query, f])

@@ -75,6 +75,9 @@ def test_two_ranks_train_on_the_same_plan(tiny_data_dir, tmp_path):
     rank0, rank1 = (fingerprints(log.read_text()) for _, log in ranks)
     assert sorted(rank0) == [1, 2] and rank0 == rank1
     assert "(rank 1 of 2)" in ranks[1][1].read_text()
+    for generation in (1, 2):  # plan_agreement.py compared the ranks' plans (and logs on rank 0)
+        assert (f"re-index {generation}: the 'retrieval' planner's plan is the same on all 2 ranks "
+                f"(fingerprint {rank0[generation][:12]})") in ranks[0][1].read_text()
 
 
 @pytest.mark.slow

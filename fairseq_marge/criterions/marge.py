@@ -4,7 +4,6 @@ diagnostics a user watches during pre-training."""
 import math
 from dataclasses import dataclass, field
 
-import torch
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
@@ -31,7 +30,7 @@ class MargeCriterion(FairseqCriterion):
         self.sentence_avg = sentence_avg
 
     def forward(self, model, sample, reduce=True):
-        # attention weights need the explicit (slower) attention path: validation only
+        # the attention on each document costs value columns in the last layer: validation only
         need_attn = not model.training and sample["net_input"].get("target_rows") is not None
         net_output = model(**sample["net_input"], need_attn=need_attn)
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
@@ -53,10 +52,9 @@ class MargeCriterion(FairseqCriterion):
         relevance = net_output[1]["relevance"]
         if relevance:
             logging_output.update(self._relevance_stats(relevance[0], sample))
-            attn = net_output[1]["attn"][0]
-            if attn is not None:
-                key_document = net_output[1]["key_document"][0]
-                logging_output.update(self._attention_on_best(attn, key_document, relevance[0], target))
+            document_attn = net_output[1]["document_attn"][0]
+            if document_attn is not None:
+                logging_output.update(self._attention_on_best(document_attn, relevance[0], target))
         return loss, sample_size, logging_output
 
     @staticmethod
@@ -79,12 +77,10 @@ class MargeCriterion(FairseqCriterion):
             "f_std_sum": float(var[rows].sqrt().sum()), "f_std_n": int(rows.sum()),
         }
 
-    def _attention_on_best(self, attn, key_document, f, target):
-        """attn (B, T, Lk) over the evidence keys -> mass per document (B, T, M)."""
-        per_doc = attn.new_zeros(*attn.shape[:2], f.size(1), dtype=torch.float32)
-        per_doc.index_add_(2, key_document, attn.float())
-        best = f.argmax(dim=1)
-        on_best = per_doc.gather(2, best[:, None, None].expand(-1, per_doc.size(1), 1)).squeeze(2)
+    def _attention_on_best(self, document_attn, f, target):
+        """document_attn (B, T, M): each target token's attention on each evidence document."""
+        best = f.argmax(dim=1)[:, None, None].expand(-1, document_attn.size(1), 1)
+        on_best = document_attn.gather(2, best).squeeze(2)
         tokens = target.ne(self.padding_idx)
         return {"attn_best_sum": float(on_best[tokens].sum()), "attn_best_n": int(tokens.sum())}
 

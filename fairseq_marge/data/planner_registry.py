@@ -37,7 +37,8 @@ class Planner:
 
     def plan(self, dataset, model, generation: int, seed: int, updates_since_last: int) -> BatchPlan:
         """The plan of epoch ``generation`` (1-based) over ``dataset``, made with ``model`` as it
-        is now; ``seed`` is the epoch's.  Every rank calls it and must get the same plan."""
+        is now; ``seed`` is the epoch's.  Every rank calls it and must get the same plan (the
+        task checks: :mod:`.plan_agreement`)."""
         raise NotImplementedError
 
 

@@ -54,6 +54,8 @@ class MargeDecoder(FairseqIncrementalDecoder):
         need_attn: bool = False,
         **unused,
     ):
+        """``need_attn`` (training layout): ``extra["document_attn"]`` is the last layer's (B, T, M)
+        attention of each target token on each evidence document, averaged over heads."""
         x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, need_attn)
         if not features_only:
             x = self.output_layer(x)
@@ -74,7 +76,13 @@ class MargeDecoder(FairseqIncrementalDecoder):
             self_attn_padding_mask = None
         self_attn_mask = self.buffered_future_mask(x) if incremental_state is None else None
 
-        attn = None
+        key_document = None
+        if need_attn:
+            if not encoder_out.get("key_document"):
+                raise ValueError("need_attn: the attention on each evidence document exists in the "
+                                 "training layout only (a cluster's evidence and targets)")
+            key_document = encoder_out["key_document"][0]
+        document_attn = None
         for i, layer in enumerate(self.layers):
             x, layer_attn = layer(
                 x,
@@ -82,14 +90,14 @@ class MargeDecoder(FairseqIncrementalDecoder):
                 incremental_state,
                 self_attn_mask=self_attn_mask,
                 self_attn_padding_mask=self_attn_padding_mask,
-                need_weights=need_attn and i == len(self.layers) - 1,
+                key_document=key_document if i == len(self.layers) - 1 else None,
             )
             if layer_attn is not None:
-                attn = layer_attn
+                document_attn = layer_attn
         if self.layer_norm is not None:
             x = self.layer_norm(x)
-        extra = {"attn": [attn], "relevance": encoder_out["relevance"],
-                 "key_document": encoder_out.get("key_document", [])}
+        # "attn" (fairseq's alignment, which the sequence generator reads) is not computed
+        extra = {"attn": [None], "document_attn": [document_attn], "relevance": encoder_out["relevance"]}
         return x.transpose(0, 1), extra
 
     def output_layer(self, features):

@@ -12,9 +12,14 @@ the gradient of the bias through whichever kernel SDPA picks.  The extra columns
 number of targets, so targets are split into blocks, each block with its own columns.
 
 In bf16 and fp16 the bias is centred per target before it is cast (:func:`centred_bias`).
+
+The values' extra columns, zeros for the output, may carry values shared by every target and
+head instead (``shared_values``), e.g. one-hot evidence documents: their attention-weighted sums
+are each target token's attention mass per document, for no more memory than the output's.
 """
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,22 +50,25 @@ def centred_bias(bias: Tensor, dtype: torch.dtype) -> Tensor:
     return (bias - centre).clamp(min=MASKED).to(dtype)
 
 
-def folded_bias_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, dropout_p: float = 0.0) -> Tensor:
+def folded_bias_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, dropout_p: float = 0.0,
+                          shared_values: Optional[Tensor] = None):
     """softmax(q k^T / sqrt(d) + bias) v for targets that all read the same keys.
 
     Args:
         q: (B, H, T, d) queries of B targets.
         k, v: (1, H, Lk, d) keys and values, shared by all targets.
         bias: (B, Lk) logits added to target i's scores of key k; -inf masks a key.
+        shared_values: (Lk, G) more values, the same for every head.
     Returns:
-        (B, H, T, d)
+        (B, H, T, d); with ``shared_values``, also their (B, H, T, G) attention-weighted sums.
     """
     targets, heads, length, d = q.shape
     keys = k.size(2)
     blocks = -(-targets // TARGETS_PER_BLOCK)
     per_block = -(-targets // blocks)  # balanced: the last block is at most blocks - 1 short
     dummies = blocks * per_block - targets
-    extra = -(-(d + per_block) // 8) * 8 - d  # fused kernels want head dims in multiples of 8
+    width = per_block if shared_values is None else max(per_block, shared_values.size(1))
+    extra = -(-(d + width) // 8) * 8 - d  # fused kernels want head dims in multiples of 8
 
     # queries: (B, H, T, d) -> (blocks, H, per_block * T, d + extra), target-major in each block
     q = F.pad(q, (0, 0, 0, 0, 0, 0, 0, dummies))
@@ -73,8 +81,20 @@ def folded_bias_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, dropout
     bias = F.pad(centred_bias(bias, k.dtype), (0, 0, 0, dummies))
     columns = F.pad(bias.view(blocks, per_block, keys).transpose(1, 2), (0, extra - per_block))
     k = torch.cat([k.expand(blocks, -1, -1, -1), columns[:, None].expand(-1, heads, -1, -1)], dim=-1)
-    v = F.pad(v, (0, extra)).expand(blocks, -1, -1, -1)
+    if shared_values is None:
+        v = F.pad(v, (0, extra))
+    else:
+        shared = F.pad(shared_values.to(v.dtype), (0, extra - shared_values.size(1)))
+        v = torch.cat([v, shared[None, None].expand(1, heads, -1, -1)], dim=-1)
+    v = v.expand(blocks, -1, -1, -1)
 
-    out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=d**-0.5)[..., :d]
-    out = out.reshape(blocks, heads, per_block, length, d).transpose(1, 2)
-    return out.reshape(blocks * per_block, heads, length, d)[:targets]
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=d**-0.5)
+
+    def per_target(x: Tensor) -> Tensor:
+        """(blocks, H, per_block * T, n) -> (B, H, T, n)"""
+        x = x.reshape(blocks, heads, per_block, length, -1).transpose(1, 2)
+        return x.reshape(blocks * per_block, heads, length, -1)[:targets]
+
+    if shared_values is None:
+        return per_target(out[..., :d])
+    return per_target(out[..., :d]), per_target(out[..., d : d + shared_values.size(1)])

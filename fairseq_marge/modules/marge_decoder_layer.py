@@ -58,7 +58,7 @@ class MargeDecoderLayer(nn.Module):
         incremental_state: Optional[Dict[str, Dict[str, Optional[Tensor]]]] = None,
         self_attn_mask: Optional[Tensor] = None,
         self_attn_padding_mask: Optional[Tensor] = None,
-        need_weights: bool = False,
+        key_document: Optional[Tensor] = None,
     ):
         residual = x
         x = self._pre_norm(x, self.self_attn_layer_norm)
@@ -73,17 +73,17 @@ class MargeDecoderLayer(nn.Module):
         )
         x = self._residual(x, residual, self.self_attn_layer_norm)
 
-        attn = None
+        document_attn = None
         if self.cross_attn is not None:
             residual = x
-            x, attn = self.cross_attn(
+            x, document_attn = self.cross_attn(
                 self._pre_norm(x, self.cross_attn_layer_norm),
                 memory=encoder_out["encoder_out"][0],
                 memory_index=encoder_out["memory_index"][0],
                 key_bias=encoder_out["key_bias"][0],
                 has_evidence=encoder_out["has_evidence"][0],
                 incremental_state=incremental_state,
-                need_weights=need_weights,
+                key_document=key_document,
             )
             x = self._residual(x, residual, self.cross_attn_layer_norm)
 
@@ -91,4 +91,4 @@ class MargeDecoderLayer(nn.Module):
         x = self.activation_fn(self.fc1(self._pre_norm(x, self.final_layer_norm)))
         x = self.fc2(self.activation_dropout_module(x))
         x = self._residual(x, residual, self.final_layer_norm)
-        return x, attn
+        return x, document_attn

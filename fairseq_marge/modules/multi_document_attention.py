@@ -13,13 +13,15 @@ key/value projections of the memory are computed once per decoding run.
 
 In training the bias must carry a gradient into g, which SDPA's fused kernels do not give a
 mask; :mod:`.folded_bias` moves it into the dot product instead, so the fused kernels run and
-no (target tokens x keys) matrix is kept.
+no (target tokens x keys) matrix is kept.  Validation's diagnostic, each target token's
+attention on each evidence document, rides in the same kernel call (``key_document``): no such
+matrix is built there either, where one per head in fp32 takes gigabytes at ``--max-tokens
+16384``.
 """
 
 import math
 from typing import Dict, Optional
 
-import torch
 import torch.nn.functional as F
 from fairseq.incremental_decoding_utils import with_incremental_state
 from torch import Tensor, nn
@@ -75,7 +77,7 @@ class MultiDocumentAttention(nn.Module):
         key_bias: Tensor,
         has_evidence: Tensor,
         incremental_state: Optional[Dict[str, Dict[str, Optional[Tensor]]]] = None,
-        need_weights: bool = False,
+        key_document: Optional[Tensor] = None,
     ):
         """
         Args:
@@ -86,17 +88,27 @@ class MultiDocumentAttention(nn.Module):
                 on keys that row i must not see (padding, its own document).  Rows with no
                 visible key must hold finite values; ``has_evidence`` zeroes their output.
             has_evidence: (B,) bool, False for rows that see no evidence key at all.
+            key_document: (Lk,) long, the evidence document of each key of a single memory
+                group (the training layout), to also return each target token's attention on
+                each document.
         Returns:
-            (T, B, C) attention output and, if ``need_weights``, the (B, T, Lk) attention
-            probabilities averaged over heads.
+            (T, B, C) attention output and, with ``key_document``, the (B, T, M) fp32
+            attention mass of each target token on each of the M documents, averaged over
+            heads (else None).
         """
         k, v = self._memory_keys_values(memory, incremental_state)
         q = self._split_heads(self.q_proj(query))
         length, batch = query.shape[:2]
         dropout_p = self.dropout if self.training else 0.0
-        weights = None
-        if need_weights:
-            out, weights = self._explicit_attention(q, k, v, memory_index, key_bias, dropout_p)
+        document_attn = None
+        if key_document is not None:
+            if k.size(0) != 1:
+                raise ValueError("the attention on each document needs one memory shared by every "
+                                 "target (the training layout)")
+            # a document's mass is the attention-weighted sum of its one-hot column
+            documents = F.one_hot(key_document)
+            out, mass = folded_bias_attention(q, k, v, key_bias, dropout_p, shared_values=documents)
+            document_attn = mass.float().mean(dim=1)
         elif k.size(0) == 1:
             # one memory shared by every target (training, validation): the bias is trainable and
             # differs per target, so it rides inside the dot product, on the fused kernels
@@ -109,15 +121,4 @@ class MultiDocumentAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         out = out.permute(2, 0, 1, 3).reshape(length, batch, -1)  # (B, H, T, d) -> (T, B, C)
         out = out * has_evidence[None, :, None].to(out.dtype)
-        return self.out_proj(out), weights
-
-    def _explicit_attention(self, q, k, v, memory_index, key_bias, dropout_p):
-        """softmax(q k^T / sqrt(d) + bias) v, with the probabilities averaged over heads
-        (validation diagnostics only: it keeps the (T x Lk) matrix of every target and head)."""
-        if k.size(0) > 1:
-            k, v = k.index_select(0, memory_index), v.index_select(0, memory_index)
-        logits = torch.matmul(q, k.transpose(-1, -2)) * self.head_dim**-0.5
-        logits = logits + centred_bias(key_bias, q.dtype)[:, None, None, :]
-        probs = torch.softmax(logits, dim=-1, dtype=torch.float32).to(q.dtype)
-        out = torch.matmul(F.dropout(probs, dropout_p, self.training), v)
-        return out, probs.mean(dim=1)
+        return self.out_proj(out), document_attn

@@ -23,6 +23,7 @@ from ..data.data_dir_checks import load_dictionary
 from ..data.document_dataset import MargeDocumentDataset
 from ..data.language_pairs import check_aligned, load_pair_side
 from ..data.language_tokens import add_language_tokens, lang_token_index, read_langs
+from ..data.plan_agreement import check_plan_agreement
 from ..data.plan_iterator import PlanEpochBatchIterator
 from ..data.plan_provenance import PlanSources
 from ..data.planner_registry import Planner, build_planner, get_planner_class
@@ -231,6 +232,7 @@ class MargeTask(FairseqTask):
         plan = self.planner(name).plan(
             dataset, self.model, generation=epoch, seed=seed, updates_since_last=updates_since_last
         )
+        check_plan_agreement(plan, name, generation=epoch)
         if self.cfg.report_g_links and name != "retrieval":
             self.planner("retrieval").report_own_links(dataset, self.model, epoch, seed, planner=name)
         if self.cfg.train_evidence == "shuffled":
