@@ -9,8 +9,8 @@ POINT:
 
 - ``update:N``: in the middle of update N, after its forward and backward, before the optimizer
   step;
-- ``reindex:E``: in the middle of epoch E's re-index, after this rank has encoded its documents
-  and before the ranks gather them and search.
+- ``reindex:E``: in the middle of epoch E's re-index, after this rank has encoded its first shard
+  and before the ranks gather their clusters.
 
 Sent from inside, the signal lands exactly there whatever the load of the machine, so a test can
 assert where the run stopped.  The line ``fault: SIGNAL at POINT`` goes to stdout first.

@@ -1,10 +1,10 @@
-"""Encode: g(d) for every document of the sampled shards, with the model being trained.
+"""Encode: g(d) for every document of a shard, with the model being trained.
 
-Each rank of a distributed run encodes one slice of the documents and the slices are
-all-gathered, so every rank ends with all embeddings.  Documents are dealt to ranks
-round-robin in length order (equal work per rank), then batched by tokens, longest first (an
-out-of-memory shows on the first batch, not after an hour).  The encoder runs in eval mode
-(no dropout: the index must not depend on a dropout mask) without gradients, in half precision
+The documents are batched by tokens, longest first (an out-of-memory shows on the first batch,
+not after an hour), from the documents asked for alone: the retrieval planner asks shard by
+shard, on the rank that owns the shard, so a document's g is computed in the same batch, with
+the same padding, whatever the number of ranks.  The encoder runs in eval mode (no dropout: the
+index must not depend on a dropout mask) without gradients, in half precision
 (:func:`_half_precision`); its train mode is restored afterwards.
 """
 
@@ -19,22 +19,9 @@ from tqdm import tqdm
 
 
 def encode_documents(encoder, dataset, docs: np.ndarray, max_tokens: int) -> np.ndarray:
-    """L2-normalised g of ``docs`` as a float32 (len(docs), C) array, identical on every rank."""
-    group, rank, world_size = data_parallel()
-    by_length = np.argsort(dataset.doc_sizes[docs], kind="stable")
-    slices = [by_length[r::world_size] for r in range(world_size)]
-    local = _encode(encoder, dataset, docs[slices[rank]], max_tokens, show_progress=rank == 0)
-    if world_size == 1:
-        gathered = [local]
-    else:
-        # all_gather needs one shape on every rank: pad each slice to the longest
-        padded = local.new_zeros(len(slices[0]), local.size(1))
-        padded[: len(local)] = local
-        gathered = distributed_utils.all_gather(padded, group)
-    embeddings = np.empty((len(docs), local.size(1)), dtype=np.float32)
-    for rows, part in zip(slices, gathered):
-        embeddings[rows] = part[: len(rows)].cpu().numpy()
-    return embeddings
+    """L2-normalised g of ``docs`` as a float32 (len(docs), C) array, computed on this rank."""
+    show_progress = data_parallel()[1] == 0
+    return _encode(encoder, dataset, docs, max_tokens, show_progress).cpu().numpy()
 
 
 def data_parallel():
