@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from fairseq_marge.retrieval.shard_assignment import assign_shards
+from fairseq_marge.retrieval.shard_assignment import deal_out
 
 SAMPLES = 20
 
@@ -51,7 +51,7 @@ def main():
                     tokens = sizes(num_shards)
                     ids = np.arange(num_shards)
                     rank_of = np.empty(num_shards, dtype=np.int64)
-                    for rank, mine in enumerate(assign_shards(ids, tokens, world_size)):
+                    for rank, mine in enumerate(deal_out(ids, tokens, world_size)):
                         rank_of[mine] = rank
                     lpt.append(imbalance(tokens, rank_of, world_size))
                     round_robin.append(imbalance(tokens, ids % world_size, world_size))

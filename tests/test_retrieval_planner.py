@@ -10,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from fairseq.data import Dictionary
+from fairseq.distributed import utils as distributed_utils
 
 from conftest import LANGS, build_task_and_model, write_split
 from fairseq_marge.data.document_metadata import METADATA_DTYPE
-from fairseq_marge.retrieval import retrieval_planner
 from fairseq_marge.retrieval.document_encoder import collate_documents, encode_documents
 from fairseq_marge.retrieval.retrieval_planner import shard_problem
-from fairseq_marge.retrieval.shard_assignment import assign_shards
+from fairseq_marge.retrieval.shard_assignment import deal_out
 
 
 def build_task(data_dir, save_dir, *extra):
@@ -120,12 +120,14 @@ def test_empty_shard_and_no_links_at_all(awkward_data_dir, tmp_path, caplog):
 def test_shards_go_longest_first_to_the_rank_with_fewest_tokens():
     shards, tokens = np.array([4, 7, 9, 11, 12]), np.array([10, 50, 30, 30, 20])
     # 7 (50) -> rank 0; 9 (30, before 11 by id) -> 1; 11 (30) -> 2; 12 (20) -> 1 or 2: the lower; 4 -> 2
-    assert [r.tolist() for r in assign_shards(shards, tokens, 3)] == [[7], [9, 12], [4, 11]]
-    assert [r.tolist() for r in assign_shards(shards, tokens, 1)] == [shards.tolist()]
-    assert [r.tolist() for r in assign_shards(shards[:1], tokens[:1], 2)] == [[4], []]  # a rank may get none
+    assert [r.tolist() for r in deal_out(shards, tokens, 3)] == [[7], [9, 12], [4, 11]]
+    assert [r.tolist() for r in deal_out(shards, tokens, 1)] == [shards.tolist()]
+    assert [r.tolist() for r in deal_out(shards[:1], tokens[:1], 2)] == [[4], []]  # a rank may get none
 
 
 PLANNERS = ("retrieval", "lexical")
+# encoding batches of 100 tokens: each shard's several batches are dealt out to several ranks
+SMALL_BATCHES = ("--reindex-max-tokens", "100")
 
 
 def reindex_on_rank(rank, port, data_dir, weights, out_dir):
@@ -134,12 +136,12 @@ def reindex_on_rank(rank, port, data_dir, weights, out_dir):
     torch.set_num_threads(1)  # as every rank and the one-rank run: the same floating-point sums
     torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=3)
     try:
-        task, dataset = build_task(data_dir, out_dir / f"save{rank}")
+        task, dataset = build_task(data_dir, out_dir / f"save{rank}", *SMALL_BATCHES)
         task.model.load_state_dict(torch.load(weights))
         results = {3: {name: reindex_summary(task, dataset, name) for name in PLANNERS}}
         pair = torch.distributed.new_group([0, 1])  # every rank must create it
         if rank < 2:
-            with mock.patch.object(retrieval_planner, "data_parallel", return_value=(pair, rank, 2)):
+            with mock.patch.object(distributed_utils, "get_data_parallel_group", return_value=pair):
                 results[2] = {name: reindex_summary(task, dataset, name) for name in PLANNERS}
         (out_dir / f"rank{rank}.json").write_text(json.dumps(results))
     finally:
@@ -154,9 +156,9 @@ def reindex_summary(task, dataset, planner):
 
 
 def test_the_plan_is_the_same_on_one_two_and_three_ranks(tiny_data_dir, tmp_path):
-    """Every rank re-indexes its own shards (3 here) and the ranks gather the clusters: the plan,
-    its counts and link matrix are those of one rank, on every rank."""
-    task, dataset = build_task(tiny_data_dir, tmp_path / "save")
+    """All ranks encode, each rank re-indexes its own shards (3 here) and the ranks gather the
+    clusters: the plan, its counts and link matrix are those of one rank, on every rank."""
+    task, dataset = build_task(tiny_data_dir, tmp_path / "save", *SMALL_BATCHES)
     torch.save(task.model.state_dict(), tmp_path / "weights.pt")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -1,9 +1,9 @@
 """Encode: g(d) for every document of a shard, with the model being trained.
 
 The documents are batched by tokens, longest first (an out-of-memory shows on the first batch,
-not after an hour), from the documents asked for alone: the retrieval planner asks shard by
-shard, on the rank that owns the shard, so a document's g is computed in the same batch, with
-the same padding, whatever the number of ranks.  The encoder runs in eval mode (no dropout: the
+not after an hour), from the documents asked for alone: the retrieval planner forms each
+shard's batches within the shard (:mod:`.shard_encoding`), so a document's g is computed in the
+same batch, with the same padding, whatever the number of ranks.  The encoder runs in eval mode (no dropout: the
 index must not depend on a dropout mask) without gradients, in half precision
 (:func:`_half_precision`); its train mode is restored afterwards.
 """
@@ -20,8 +20,13 @@ from tqdm import tqdm
 
 def encode_documents(encoder, dataset, docs: np.ndarray, max_tokens: int) -> np.ndarray:
     """L2-normalised g of ``docs`` as a float32 (len(docs), C) array, computed on this rank."""
-    show_progress = data_parallel()[1] == 0
-    return _encode(encoder, dataset, docs, max_tokens, show_progress).cpu().numpy()
+    return encode_batches(encoder, dataset, docs, token_batches(dataset, docs, max_tokens)).cpu().numpy()
+
+
+def encode_batches(encoder, dataset, docs: np.ndarray, batches) -> torch.Tensor:
+    """L2-normalised g of ``docs``, float32 on the encoder's device, encoded in ``batches``
+    (arrays of positions into ``docs``, e.g. :func:`token_batches`')."""
+    return _encode(encoder, dataset, docs, batches, show_progress=data_parallel()[1] == 0)
 
 
 def data_parallel():
@@ -50,7 +55,7 @@ def collate_documents(dataset, docs: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: bool) -> torch.Tensor:
+def _encode(encoder, dataset, docs: np.ndarray, batches, show_progress: bool) -> torch.Tensor:
     device = next(encoder.parameters()).device
     embeddings = torch.empty(len(docs), encoder.embed_tokens.embedding_dim, device=device)
     was_training = encoder.training
@@ -60,7 +65,7 @@ def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: 
             total=len(docs), desc="re-index: encoding", unit="doc", leave=False,
             disable=None if show_progress else True,  # None: only on a terminal
         ) as progress:
-            for batch, src_tokens in _collated_in_background(dataset, docs, max_tokens):
+            for batch, src_tokens in _collated_in_background(dataset, docs, batches):
                 g = encoder.relevance_embedding(src_tokens.to(device))
                 embeddings[torch.from_numpy(batch).to(device)] = F.normalize(g.float(), dim=-1)
                 progress.update(len(batch))
@@ -69,10 +74,9 @@ def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: 
     return embeddings
 
 
-def _collated_in_background(dataset, docs: np.ndarray, max_tokens: int):
+def _collated_in_background(dataset, docs: np.ndarray, batches):
     """(batch, src_tokens) pairs, collated by a thread while the model runs on the previous
     batch: reading and padding documents would otherwise add a third to a small model's time."""
-    batches = token_batches(dataset, docs, max_tokens)
     collated = ((batch, collate_documents(dataset, docs[batch])) for batch in batches)
     return iterators.BufferedIterator(2, iterators.CountingIterator(collated, total=len(batches)))
 

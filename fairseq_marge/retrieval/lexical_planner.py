@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..data.planner_registry import register_planner
-from .retrieval_planner import RetrievalPlanner
+from .retrieval_planner import RetrievalPlanner, own_shards
 
 SENTENCEPIECE_SPACE = "\u2581"
 NGRAM_RANGE = (3, 3)  # as the corpus's char-3-gram baseline
@@ -32,8 +32,9 @@ NGRAM_RANGE = (3, 3)  # as the corpus's char-3-gram baseline
 
 @register_planner("lexical")
 class LexicalPlanner(RetrievalPlanner):
-    def embed(self, dataset, encoder, docs: np.ndarray):
-        return tfidf_vectors(document_texts(dataset, docs))
+    def embed_shards(self, dataset, encoder, shards, owner):
+        return {shard: tfidf_vectors(document_texts(dataset, docs))
+                for shard, docs in own_shards(shards, owner).items()}
 
 
 def tfidf_vectors(texts: Iterable[str]):

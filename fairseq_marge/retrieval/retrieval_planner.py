@@ -2,18 +2,19 @@
 
 One re-index, run by the task at the start of every epoch (``--reindex-interval`` updates):
 
-1. sample ``--reindex-shards`` shards (seeded: the same on every rank) and deal them out to the
-   ranks by tokens (:mod:`.shard_assignment`); each rank encodes its own shards' documents with
-   g, in batches formed within a shard (a subclass may rank with other vectors by overriding
-   ``embed``, as the lexical planner does);
+1. sample ``--reindex-shards`` shards (seeded: the same on every rank), give each to one rank,
+   balanced by tokens (:mod:`.shard_assignment`), and encode their documents with g: all ranks
+   encode batches formed within a shard, and each embedding goes to its shard's rank
+   (:mod:`.shard_encoding`; a subclass may rank with other vectors by overriding
+   ``embed_shards``, as the lexical planner does);
 2. per shard, search each target's nearest same- and cross-language documents (faiss);
 3. per shard, threshold the candidate pairs to ``--mono-links`` / ``--cross-links`` links per
    target on average;
 4. per shard, grow clusters greedily on the evidence -> target graph, up to ``--max-tokens`` each.
 
-Steps 1-4 run on the rank that owns the shard, and links never leave a shard, so the ranks meet
-once: every rank all-gathers the others' clusters and report counts (neither embeddings nor
-links: O(plan) in all) and puts them in shard order.  Each shard's result depends on the model,
+Steps 2-4 run on the rank that owns the shard, and links never leave a shard, so after the
+encoding the ranks meet once: every rank all-gathers the others' clusters and report counts
+(neither embeddings nor links: O(plan) in all) and puts them in shard order.  Each shard's result depends on the model,
 the shard and the seed only, never on the rank or the number of ranks, so every rank trains on
 the same plan, whatever the world size.  Each rank logs the plan's fingerprint.
 """
@@ -35,10 +36,11 @@ from ..data.planner_registry import Planner, register_planner
 from ..data.random_planner import random_plan
 from .candidate_links import CANDIDATES_PER_LINK, shard_candidates
 from .cluster_builder import grow_clusters
-from .document_encoder import data_parallel, encode_documents
+from .document_encoder import data_parallel
 from .link_report import link_matrix, write_link_matrix
 from .link_threshold import Links, threshold_links
-from .shard_assignment import assign_shards
+from .shard_assignment import deal_out
+from .shard_encoding import encode_shards
 
 logger = logging.getLogger(__name__)
 # fairseq silences INFO on ranks > 0; the plan fingerprint must be visible on every rank
@@ -161,24 +163,27 @@ class RetrievalPlanner(Planner):
         shards = self._sample_shards(dataset, seed)
         ids = np.fromiter(shards, dtype=np.int64, count=len(shards))
         tokens = np.array([dataset.doc_sizes[docs].sum() for docs in shards.values()], dtype=np.int64)
-        mine = assign_shards(ids, tokens, world_size)[rank]
+        owners = deal_out(ids, tokens, world_size)
+        owner = {shard: r for r, owned in enumerate(owners) for shard in owned.tolist()}
+        mine = owners[rank]
         seconds = defaultdict(float)
         stage = _stage_timer(seconds)
+        with stage("encode"):
+            vectors = self.embed_shards(dataset, encoder, shards, owner)
         doc_cost = dataset.doc_sizes + 1
-        indexed = [self._index_shard(dataset, encoder, shard, shards[shard], doc_cost, seed, stage)
+        # pop: a shard's vectors are freed once it is indexed
+        indexed = [self._index_shard(dataset, shard, shards[shard], vectors.pop(shard), doc_cost, seed, stage)
                    for shard in mine.tolist()]
         local = RankIndex(indexed, dict(seconds), int(tokens[np.isin(ids, mine)].sum()))
         ranks = [local] if world_size == 1 else _all_gather(local, group, world_size)
         return self._assemble(dataset, ranks, generation, seed, log=rank == 0)
 
-    def _index_shard(self, dataset, encoder, shard: int, docs: np.ndarray, doc_cost: np.ndarray,
+    def _index_shard(self, dataset, shard: int, docs: np.ndarray, vectors, doc_cost: np.ndarray,
                      seed: int, stage) -> ShardIndex:
-        """Steps 1-4 for one shard's documents ``docs`` (in id order)."""
+        """Steps 2-4 for one shard's documents ``docs`` (in id order) and their ``vectors``."""
         meta = dataset.metadata[docs]
         k_mono = CANDIDATES_PER_LINK * int(np.ceil(self.mono_links))
         k_cross = CANDIDATES_PER_LINK * int(np.ceil(self.cross_links))
-        with stage("encode"):
-            vectors = self.embed(dataset, encoder, docs)
         with stage("search"):
             # a shard has no more candidates than documents: a huge --mono-links allocates no more
             candidates = shard_candidates(docs, vectors, meta["lang"], meta["may_be_target"],
@@ -236,12 +241,13 @@ class RetrievalPlanner(Planner):
             **counts,
         )
 
-    def embed(self, dataset, encoder, docs: np.ndarray):
-        """The vectors whose inner products rank evidence within a shard: L2-normalised g of
-        ``docs`` (one shard's documents), a float32 (len(docs), C) array.  Called shard by shard
-        on the rank that owns the shard, so it must not wait for other ranks.  Subclasses may
-        return a scipy sparse matrix (searched exactly as well)."""
-        return encode_documents(encoder, dataset, docs, self.encode_max_tokens)
+    def embed_shards(self, dataset, encoder, shards: Dict[int, np.ndarray], owner: Dict[int, int]):
+        """The vectors whose inner products rank evidence within a shard, for each shard this rank
+        owns (``owner[shard]``) among ``shards`` (shard -> its documents): L2-normalised g, a
+        float32 (len(docs), C) array per shard, encoded by all ranks together (every rank calls
+        it).  A subclass may return scipy sparse matrices (searched exactly as well), computed
+        for its own shards alone (:func:`own_shards`)."""
+        return encode_shards(encoder, dataset, shards, owner, self.encode_max_tokens)
 
     def _sample_shards(self, dataset, seed: int) -> Dict[int, np.ndarray]:
         """The sampled shards in id order, each with its documents (in id order)."""
@@ -300,6 +306,12 @@ class RetrievalPlanner(Planner):
             prefix = self.report_dir / f"{'' if plan_by is None else 'g_'}links_gen{generation}"
             write_link_matrix(prefix, result.link_matrix, self.langs, stats)
             logger.info(f"re-index {generation}: language link matrix in {prefix}.json/.png")
+
+
+def own_shards(shards: Dict[int, np.ndarray], owner: Dict[int, int]) -> Dict[int, np.ndarray]:
+    """The shards of ``shards`` that this rank owns, with their documents."""
+    rank = data_parallel()[1]
+    return {shard: docs for shard, docs in shards.items() if owner[shard] == rank}
 
 
 def _balance(result: Reindexing) -> str:

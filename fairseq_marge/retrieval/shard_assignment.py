@@ -1,14 +1,18 @@
-"""Shard assignment: which rank re-indexes which of the sampled shards.
+"""Work assignment: which rank re-indexes which of the sampled shards, and encodes which batches.
 
-Links join documents of one shard only (METHOD.md section 4), so a shard is a unit of work that
-needs nothing from the others: each rank encodes, searches, thresholds and batches whole shards,
-and the ranks meet once, to gather the clusters.  Encoding is nearly all of a re-index (97% at
-512-token chunks, benchmarks/README.md) and costs in proportion to tokens, so shards are
-balanced by tokens, greedily, longest processing time first (LPT): shards in decreasing order of
-tokens (ties to the lower shard id), each to the rank with the fewest tokens so far (ties to the
-lower rank).  The busiest rank then carries at most the mean load plus one shard, and at most
-4/3 of the best possible maximum (Graham, 1969).  The assignment is a function of the sampled
-shards' sizes alone, so every rank computes the same one without communicating.
+Links join documents of one shard only (METHOD.md section 4), so a shard's search, thresholds
+and clusters need nothing from the other shards: each shard has one rank that owns it and does
+these three steps.  Encoding, nearly all of a re-index (97% at 512-token chunks,
+benchmarks/README.md), is dealt out finer, by encoding batch (:mod:`.shard_encoding`): whole
+shards would leave ranks waiting when there are fewer shards than ranks (the paper: 1,000
+Wikipedia shards, 2,048 workers) or when one shard is many times another.
+
+Both are dealt out by the same greedy rule, longest processing time first (LPT): items in
+decreasing order of cost (ties to the lower id), each to the rank with the least cost so far
+(ties to the lower rank).  Costs are tokens (a shard's) or padded tokens (a batch's).  The
+busiest rank then carries at most the mean plus one item, and at most 4/3 of the best possible
+maximum (Graham, 1969).  The assignment is a function of the sampled shards' documents alone, so
+every rank computes the same one without communicating.
 """
 
 import heapq
@@ -17,12 +21,12 @@ from typing import List
 import numpy as np
 
 
-def assign_shards(shards: np.ndarray, tokens: np.ndarray, world_size: int) -> List[np.ndarray]:
-    """``shards[i]`` holds ``tokens[i]`` tokens; returns each rank's shards, in id order."""
-    loads = [(0, rank) for rank in range(world_size)]  # a heap: least tokens first, then rank
+def deal_out(ids: np.ndarray, costs: np.ndarray, world_size: int) -> List[np.ndarray]:
+    """``ids[i]`` costs ``costs[i]``; returns each rank's ids, in increasing order."""
+    loads = [(0, rank) for rank in range(world_size)]  # a heap: least cost first, then rank
     owned = [[] for _ in range(world_size)]
-    for i in np.lexsort((shards, -np.asarray(tokens, dtype=np.int64))):
+    for i in np.lexsort((ids, -np.asarray(costs, dtype=np.int64))):
         load, rank = heapq.heappop(loads)
-        owned[rank].append(shards[i])
-        heapq.heappush(loads, (load + int(tokens[i]), rank))
+        owned[rank].append(ids[i])
+        heapq.heappush(loads, (load + int(costs[i]), rank))
     return [np.sort(np.asarray(mine, dtype=np.int64)) for mine in owned]
