@@ -1,11 +1,12 @@
-"""How evenly a re-index's shards spread over ranks: the busiest rank's tokens over the mean.
+"""Per-shard re-index work across ranks: the busiest rank's tokens over the mean.
 
     python benchmarks/shard_balance.py [--ranks 2,64,2048] [--shards-per-rank 1,4,16] [--data DIR]
 
-Each rank re-indexes whole shards and a re-index lasts as long as its busiest rank, so
-``max / mean`` tokens per rank is the re-index's time over a perfect split of the encoding
-(1.0 is perfect; encoding is nearly all of a re-index).  For W ranks and S = W x
-``--shards-per-rank`` sampled shards, averaged over 20 samples, it compares the planner's
+Search, thresholds and clusters (and all of the lexical planner's work) run per shard, on the
+rank that owns the shard, so that part of a re-index lasts as long as its busiest rank; ``max /
+mean`` tokens per rank is its time over a perfect split (1.0 is perfect).  (The encoding, the
+rest, is dealt out by batch, not by shard: within one batch of the mean.)  For W ranks and S = W
+x ``--shards-per-rank`` sampled shards, averaged over 20 samples, it compares the planner's
 assignment (:mod:`fairseq_marge.retrieval.shard_assignment`: longest first to the least loaded
 rank) with shards dealt round-robin by id.  (With S >= W no rank is left without a shard: the
 first W shards go one to each rank; with S < W, W - S ranks wait.)

@@ -14,9 +14,10 @@ One re-index, run by the task at the start of every epoch (``--reindex-interval`
 
 Steps 2-4 run on the rank that owns the shard, and links never leave a shard, so after the
 encoding the ranks meet once: every rank all-gathers the others' clusters and report counts
-(neither embeddings nor links: O(plan) in all) and puts them in shard order.  Each shard's result depends on the model,
-the shard and the seed only, never on the rank or the number of ranks, so every rank trains on
-the same plan, whatever the world size.  Each rank logs the plan's fingerprint.
+(neither embeddings nor links: O(plan) in all) and puts them in shard order.  Each shard's
+result depends on the model, the shard and the seed only, never on the rank or the number of
+ranks, so every rank trains on the same plan, whatever the world size.  Each rank logs the
+plan's fingerprint; rank 0 reports the slowest rank's seconds per stage and the spread over ranks.
 """
 
 import contextlib
@@ -151,7 +152,7 @@ class RetrievalPlanner(Planner):
     def report_own_links(self, dataset, model, generation: int, seed: int, planner: str):
         """At a re-index whose plan another ``planner`` builds: what g would have linked, logged
         and written as ``g_links_genN`` (``--report-g-links``); the plan is not used.  Every rank
-        must call it (the shards are shared out)."""
+        must call it (all ranks encode)."""
         result = self.reindex(dataset, model.encoder, generation, seed)
         if data_parallel()[1] == 0:
             self._report(result, generation, plan_by=planner)
