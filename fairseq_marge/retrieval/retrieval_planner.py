@@ -68,7 +68,8 @@ class Reindexing:
     cross_links_in_group: int = 0
     targets_with_group_evidence: int = 0  # used targets whose cluster holds a group-mate as evidence
     link_matrix: Optional[np.ndarray] = field(default=None, repr=False)
-    # the balance of the work, one entry per rank: tokens of its shards, its seconds in all stages
+    # the balance of the work, one entry per rank: tokens of the shards it owns (steps 2-4), its
+    # seconds in all stages (the encode stage includes waiting for the exchange)
     rank_tokens: List[int] = field(default_factory=list)
     rank_seconds: List[float] = field(default_factory=list)
 

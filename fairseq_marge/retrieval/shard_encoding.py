@@ -28,30 +28,27 @@ def encode_shards(encoder, dataset, shards: Dict[int, np.ndarray], owner: Dict[i
     units: List[Tuple[int, np.ndarray]] = [
         (shard, batch) for shard, docs in shards.items() for batch in token_batches(dataset, docs, max_tokens)
     ]
-    padded = np.array([len(batch) * (dataset.doc_sizes[shards[shard][batch]].max() + 1) for shard, batch in units],
-                      dtype=np.int64)
+    rows = np.array([len(batch) for _, batch in units], dtype=np.int64)
+    padded = rows * np.array([dataset.doc_sizes[shards[shard][batch]].max(initial=0) + 1 for shard, batch in units],
+                             dtype=np.int64)
     encoded_by = np.empty(len(units), dtype=np.int64)
     for encoder_rank, batches in enumerate(deal_out(np.arange(len(units)), padded, world_size)):
         encoded_by[batches] = encoder_rank
     sent_to = np.array([owner[shard] for shard, _ in units], dtype=np.int64)
 
-    # what this rank encodes, grouped by the rank it goes to: all_to_all's input order
-    send = [np.flatnonzero((encoded_by == rank) & (sent_to == dst)) for dst in range(world_size)]
-    todo = np.concatenate(send).tolist()
+    # what this rank encodes, grouped by the rank it goes to (all_to_all's input order), and what
+    # it receives, grouped by the rank that encoded it
+    todo = _grouped(np.flatnonzero(encoded_by == rank), by=sent_to)
+    incoming = _grouped(np.flatnonzero(sent_to == rank), by=encoded_by)
     docs = np.concatenate([shards[units[u][0]][units[u][1]] for u in todo] or [np.empty(0, np.int64)])
-    sizes = [len(units[u][1]) for u in todo]
-    batches = np.split(np.arange(len(docs)), np.cumsum(sizes)[:-1]) if todo else []
+    batches = np.split(np.arange(len(docs)), np.cumsum(rows[todo])[:-1]) if len(todo) else []
     g = encode_batches(encoder, dataset, docs, batches)
 
-    # what this rank receives, grouped by the rank that encoded it
-    receive = [np.flatnonzero((encoded_by == src) & (sent_to == rank)) for src in range(world_size)]
     if world_size > 1:
-        received = g.new_empty(sum(len(units[u][1]) for part in receive for u in part), g.size(1))
+        received = g.new_empty(int(rows[incoming].sum()), g.size(1))
         torch.distributed.all_to_all_single(
-            received, g,
-            output_split_sizes=[sum(len(units[u][1]) for u in part) for part in receive],
-            input_split_sizes=[sum(len(units[u][1]) for u in part) for part in send],
-            group=group,
+            received, g, output_split_sizes=_rows_per_rank(incoming, encoded_by, rows, world_size),
+            input_split_sizes=_rows_per_rank(todo, sent_to, rows, world_size), group=group,
         )
         g = received
     g = g.cpu().numpy()
@@ -59,8 +56,17 @@ def encode_shards(encoder, dataset, shards: Dict[int, np.ndarray], owner: Dict[i
     mine = {shard: np.empty((len(shard_docs), g.shape[1]), dtype=np.float32)
             for shard, shard_docs in shards.items() if owner[shard] == rank}
     row = 0
-    for u in np.concatenate(receive).tolist():
+    for u in incoming:
         shard, batch = units[u]
         mine[shard][batch] = g[row: row + len(batch)]
         row += len(batch)
     return mine
+
+
+def _grouped(units: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """``units`` ordered by the rank ``by[unit]``, in unit order within a rank."""
+    return units[np.argsort(by[units], kind="stable")]
+
+
+def _rows_per_rank(units: np.ndarray, rank_of: np.ndarray, rows: np.ndarray, world_size: int) -> List[int]:
+    return np.bincount(rank_of[units], weights=rows[units], minlength=world_size).astype(np.int64).tolist()
