@@ -2,7 +2,6 @@
 
 import json
 import logging
-import socket
 from unittest import mock
 
 import numpy as np
@@ -17,6 +16,7 @@ from fairseq_marge.data.document_metadata import METADATA_DTYPE
 from fairseq_marge.retrieval.document_encoder import collate_documents, encode_documents
 from fairseq_marge.retrieval.retrieval_planner import shard_problem
 from fairseq_marge.retrieval.shard_assignment import deal_out
+from training_faults import free_port
 
 
 def build_task(data_dir, save_dir, *extra):
@@ -168,10 +168,7 @@ def test_the_plan_is_the_same_on_one_two_and_three_ranks(tiny_data_dir, tmp_path
         torch.set_num_threads(threads)
     assert alone["retrieval"]["counts"]["targets_used"] > 0.8 * dataset.num_documents
     assert alone["retrieval"]["fingerprint"] != alone["lexical"]["fingerprint"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    torch.multiprocessing.spawn(reindex_on_rank, nprocs=3, args=(port, tiny_data_dir, tmp_path / "weights.pt", tmp_path))
+    torch.multiprocessing.spawn(reindex_on_rank, nprocs=3, args=(free_port(), tiny_data_dir, tmp_path / "weights.pt", tmp_path))
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(3)]
     for world_size in (2, 3):
         for rank in range(world_size):
