@@ -81,7 +81,7 @@ def benchmark(args) -> dict:
         # machine's load during the run biases neither side of the ratio
         bare = bare_forward_seconds(encoder, dataset, args.encode_max_tokens, slice(0, None, 2))
         start = time.perf_counter()
-        result = task.retrieval_planner().reindex(dataset, encoder, generation=1, seed=1)
+        result = task.planner("retrieval").reindex(dataset, encoder, generation=1, seed=1)
         total = time.perf_counter() - start
         bare += bare_forward_seconds(encoder, dataset, args.encode_max_tokens, slice(1, None, 2))
 

@@ -42,7 +42,7 @@ def main():
     )
     task.load_dataset("train")
     dataset = task.dataset("train")
-    reindexing = task.retrieval_planner(report=False).reindex(dataset, model.encoder, generation=1, seed=1)
+    reindexing = task.planner("retrieval").reindex(dataset, model.encoder, generation=1, seed=1)
     reindex_s = sum(reindexing.seconds.values())
     per_document_s = reindex_s / reindexing.num_documents
 

@@ -2,17 +2,21 @@
 
 import json
 import logging
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from fairseq.data import Dictionary
+from fairseq.distributed import utils as distributed_utils
 
 from conftest import LANGS, build_task_and_model, write_split
 from fairseq_marge.data.document_metadata import METADATA_DTYPE
 from fairseq_marge.retrieval.document_encoder import collate_documents, encode_documents
 from fairseq_marge.retrieval.retrieval_planner import shard_problem
+from fairseq_marge.retrieval.shard_assignment import deal_out
+from training_faults import free_port
 
 
 def build_task(data_dir, save_dir, *extra):
@@ -111,3 +115,66 @@ def test_empty_shard_and_no_links_at_all(awkward_data_dir, tmp_path, caplog):
         plan = task.build_plan(dataset, epoch=1)
     assert "no target has a link" in caplog.text and "random same-shard plan" in caplog.text
     assert len(plan) > 0
+
+
+def test_shards_go_longest_first_to_the_rank_with_fewest_tokens():
+    shards, tokens = np.array([4, 7, 9, 11, 12]), np.array([10, 50, 30, 30, 20])
+    # 7 (50) -> rank 0; 9 (30, before 11 by id) -> 1; 11 (30) -> 2; 12 (20) -> 1 or 2: the lower; 4 -> 2
+    assert [r.tolist() for r in deal_out(shards, tokens, 3)] == [[7], [9, 12], [4, 11]]
+    assert [r.tolist() for r in deal_out(shards, tokens, 1)] == [shards.tolist()]
+    assert [r.tolist() for r in deal_out(shards[:1], tokens[:1], 2)] == [[4], []]  # a rank may get none
+
+
+PLANNERS = ("retrieval", "lexical")
+# encoding batches of 100 tokens: each shard's several batches are dealt out to several ranks
+SMALL_BATCHES = ("--reindex-max-tokens", "100")
+
+
+def reindex_on_rank(rank, port, data_dir, weights, out_dir):
+    """One of three gloo ranks: each planner's re-index of generation 1 on all three ranks, then on
+    ranks 0 and 1 alone (a group of two: two process starts fewer than a second run), as JSON."""
+    torch.set_num_threads(1)  # as every rank and the one-rank run: the same floating-point sums
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=3)
+    try:
+        task, dataset = build_task(data_dir, out_dir / f"save{rank}", *SMALL_BATCHES)
+        task.model.load_state_dict(torch.load(weights))
+        results = {3: {name: reindex_summary(task, dataset, name) for name in PLANNERS}}
+        pair = torch.distributed.new_group([0, 1])  # every rank must create it
+        if rank < 2:
+            with mock.patch.object(distributed_utils, "get_data_parallel_group", return_value=pair):
+                results[2] = {name: reindex_summary(task, dataset, name) for name in PLANNERS}
+        (out_dir / f"rank{rank}.json").write_text(json.dumps(results))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def reindex_summary(task, dataset, planner):
+    result = task.planner(planner).reindex(dataset, task.model.encoder, generation=1, seed=5)
+    counts = {k: v for k, v in vars(result).items() if isinstance(v, int)}
+    return dict(fingerprint=result.plan.fingerprint(), counts=counts, link_matrix=result.link_matrix.tolist(),
+                rank_tokens=result.rank_tokens, rank_seconds=result.rank_seconds)
+
+
+def test_the_plan_is_the_same_on_one_two_and_three_ranks(tiny_data_dir, tmp_path):
+    """All ranks encode, each rank re-indexes its own shards (3 here) and the ranks gather the
+    clusters: the plan, its counts and link matrix are those of one rank, on every rank."""
+    task, dataset = build_task(tiny_data_dir, tmp_path / "save", *SMALL_BATCHES)
+    torch.save(task.model.state_dict(), tmp_path / "weights.pt")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = {name: reindex_summary(task, dataset, name) for name in PLANNERS}
+    finally:
+        torch.set_num_threads(threads)
+    assert alone["retrieval"]["counts"]["targets_used"] > 0.8 * dataset.num_documents
+    assert alone["retrieval"]["fingerprint"] != alone["lexical"]["fingerprint"]
+    torch.multiprocessing.spawn(reindex_on_rank, nprocs=3, args=(free_port(), tiny_data_dir, tmp_path / "weights.pt", tmp_path))
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(3)]
+    for world_size in (2, 3):
+        for rank in range(world_size):
+            for name in PLANNERS:
+                summary, want = ranks[rank][str(world_size)][name], alone[name]
+                assert [summary[k] for k in ("fingerprint", "counts", "link_matrix")] == [
+                    want[k] for k in ("fingerprint", "counts", "link_matrix")], (name, world_size, rank)
+                # three shards of about equal size: every rank gets work
+                assert len(summary["rank_tokens"]) == world_size and min(summary["rank_tokens"]) > 0

@@ -9,8 +9,8 @@ POINT:
 
 - ``update:N``: in the middle of update N, after its forward and backward, before the optimizer
   step;
-- ``reindex:E``: in the middle of epoch E's re-index, after this rank has encoded its documents
-  and before the ranks gather them and search;
+- ``reindex:E``: in the middle of epoch E's re-index, after this rank has encoded its first shard
+  and before the ranks gather their clusters;
 - ``planned:E``: just after epoch E's planner has returned its plan, before the ranks agree
   whether to train on it.
 

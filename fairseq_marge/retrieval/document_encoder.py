@@ -1,10 +1,10 @@
-"""Encode: g(d) for every document of the sampled shards, with the model being trained.
+"""Encode: g(d) for every document of a shard, with the model being trained.
 
-Each rank of a distributed run encodes one slice of the documents and the slices are
-all-gathered, so every rank ends with all embeddings.  Documents are dealt to ranks
-round-robin in length order (equal work per rank), then batched by tokens, longest first (an
-out-of-memory shows on the first batch, not after an hour).  The encoder runs in eval mode
-(no dropout: the index must not depend on a dropout mask) without gradients, in half precision
+The documents are batched by tokens, longest first (an out-of-memory shows on the first batch,
+not after an hour), from the documents asked for alone: the retrieval planner forms each
+shard's batches within the shard (:mod:`.shard_encoding`), so a document's g is computed in the
+same batch, with the same padding, whatever the number of ranks.  The encoder runs in eval mode (no dropout: the
+index must not depend on a dropout mask) without gradients, in half precision
 (:func:`_half_precision`); its train mode is restored afterwards.
 """
 
@@ -19,22 +19,14 @@ from tqdm import tqdm
 
 
 def encode_documents(encoder, dataset, docs: np.ndarray, max_tokens: int) -> np.ndarray:
-    """L2-normalised g of ``docs`` as a float32 (len(docs), C) array, identical on every rank."""
-    group, rank, world_size = data_parallel()
-    by_length = np.argsort(dataset.doc_sizes[docs], kind="stable")
-    slices = [by_length[r::world_size] for r in range(world_size)]
-    local = _encode(encoder, dataset, docs[slices[rank]], max_tokens, show_progress=rank == 0)
-    if world_size == 1:
-        gathered = [local]
-    else:
-        # all_gather needs one shape on every rank: pad each slice to the longest
-        padded = local.new_zeros(len(slices[0]), local.size(1))
-        padded[: len(local)] = local
-        gathered = distributed_utils.all_gather(padded, group)
-    embeddings = np.empty((len(docs), local.size(1)), dtype=np.float32)
-    for rows, part in zip(slices, gathered):
-        embeddings[rows] = part[: len(rows)].cpu().numpy()
-    return embeddings
+    """L2-normalised g of ``docs`` as a float32 (len(docs), C) array, computed on this rank."""
+    return encode_batches(encoder, dataset, docs, token_batches(dataset, docs, max_tokens)).cpu().numpy()
+
+
+def encode_batches(encoder, dataset, docs: np.ndarray, batches) -> torch.Tensor:
+    """L2-normalised g of ``docs``, float32 on the encoder's device, encoded in ``batches``
+    (arrays of positions into ``docs``, e.g. :func:`token_batches`')."""
+    return _encode(encoder, dataset, docs, batches, show_progress=data_parallel()[1] == 0)
 
 
 def data_parallel():
@@ -63,7 +55,7 @@ def collate_documents(dataset, docs: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: bool) -> torch.Tensor:
+def _encode(encoder, dataset, docs: np.ndarray, batches, show_progress: bool) -> torch.Tensor:
     device = next(encoder.parameters()).device
     embeddings = torch.empty(len(docs), encoder.embed_tokens.embedding_dim, device=device)
     was_training = encoder.training
@@ -73,7 +65,7 @@ def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: 
             total=len(docs), desc="re-index: encoding", unit="doc", leave=False,
             disable=None if show_progress else True,  # None: only on a terminal
         ) as progress:
-            for batch, src_tokens in _collated_in_background(dataset, docs, max_tokens):
+            for batch, src_tokens in _collated_in_background(dataset, docs, batches):
                 g = encoder.relevance_embedding(src_tokens.to(device))
                 embeddings[torch.from_numpy(batch).to(device)] = F.normalize(g.float(), dim=-1)
                 progress.update(len(batch))
@@ -82,10 +74,9 @@ def _encode(encoder, dataset, docs: np.ndarray, max_tokens: int, show_progress: 
     return embeddings
 
 
-def _collated_in_background(dataset, docs: np.ndarray, max_tokens: int):
+def _collated_in_background(dataset, docs: np.ndarray, batches):
     """(batch, src_tokens) pairs, collated by a thread while the model runs on the previous
     batch: reading and padding documents would otherwise add a third to a small model's time."""
-    batches = token_batches(dataset, docs, max_tokens)
     collated = ((batch, collate_documents(dataset, docs[batch])) for batch in batches)
     return iterators.BufferedIterator(2, iterators.CountingIterator(collated, total=len(batches)))
 

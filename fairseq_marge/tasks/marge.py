@@ -153,7 +153,7 @@ class MargeTask(FairseqTask):
         self.schedule = ReindexSchedule(cfg.reindex_interval)
         self.planner_schedule = PlannerSchedule(cfg.planner, cfg.planner_schedule)
         self.length_schedule = LengthSchedule(cfg.doc_length_schedule)
-        self._planners = {}  # name -> planner, built on first use (the lexical one keeps its vectors)
+        self._planners = {}  # name -> planner, built on first use
         self.model = None  # set by build_model: re-indexing encodes with the model in training
         self._retrieval_models = {}  # --retrieve-from: model -> its retrieval-augmented wrapper
 

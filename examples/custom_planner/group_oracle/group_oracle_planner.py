@@ -11,15 +11,20 @@ import numpy as np
 import scipy.sparse
 
 from fairseq_marge.data.planner_registry import register_planner
-from fairseq_marge.retrieval.retrieval_planner import RetrievalPlanner
+from fairseq_marge.retrieval.retrieval_planner import RetrievalPlanner, own_shards
 
 
 @register_planner("group_oracle")
 class GroupOraclePlanner(RetrievalPlanner):
-    def embed(self, dataset, encoder, docs: np.ndarray):
-        group = np.asarray(dataset.metadata["group"])[docs]
-        # a document without a group (-1) is a group of its own
-        group = np.where(group >= 0, group, group.max(initial=0) + 1 + np.arange(len(docs)))
-        _, column = np.unique(group, return_inverse=True)
-        ones = np.ones(len(docs), dtype=np.float32)
-        return scipy.sparse.csr_matrix((ones, (np.arange(len(docs)), column)))
+    def embed_shards(self, dataset, encoder, shards, owner):
+        """One-hot group rows for each shard this rank owns (no model, no other rank needed)."""
+        return {shard: group_rows(dataset, docs) for shard, docs in own_shards(shards, owner).items()}
+
+
+def group_rows(dataset, docs: np.ndarray):
+    group = np.asarray(dataset.metadata["group"])[docs]
+    # a document without a group (-1) is a group of its own
+    group = np.where(group >= 0, group, group.max(initial=0) + 1 + np.arange(len(docs)))
+    _, column = np.unique(group, return_inverse=True)
+    ones = np.ones(len(docs), dtype=np.float32)
+    return scipy.sparse.csr_matrix((ones, (np.arange(len(docs)), column)))
