@@ -38,13 +38,16 @@ for model in trained init; do
     python examples/retrieval_eval/evaluate.py --path "$path" --data "$OUT/data-bin" \
         --dev "$CORPUS/dev" --embed-layer all --cpu ${USER_DIR:+--user-dir "$USER_DIR"} > "$OUT/retrieval.$model.json"
 
-    echo "== 4/6 ($model) held-out NLL with retrieved, random same-shard and oracle evidence"
-    for evidence in retrieved shuffled oracle; do
-        overrides="'valid_evidence': '${evidence/oracle/retrieved}'"
-        [ $evidence = oracle ] && overrides+=", 'valid_planner': 'group_oracle'"
-        fairseq-validate "$OUT/data-bin" --user-dir "${USER_DIR:-$ORACLE}" --task marge --path "$path" \
-            --valid-subset valid --max-tokens 2048 --cpu --num-workers 0 \
-            --model-overrides "{$overrides}" > "$OUT/validate.$model.$evidence.log" 2>&1
+    echo "== 4/6 ($model) held-out NLL: g's and oracle evidence, each against its targets with random evidence"
+    # the two plans link different targets: each is compared with itself under random evidence
+    for planner in retrieval group_oracle; do
+        for evidence in retrieved shuffled; do
+            name=$evidence; [ $planner = group_oracle ] && name=oracle_$evidence
+            fairseq-validate "$OUT/data-bin" --user-dir "${USER_DIR:-$ORACLE}" --task marge --path "$path" \
+                --valid-subset valid --max-tokens 2048 --cpu --num-workers 0 \
+                --model-overrides "{'valid_evidence': '$evidence', 'valid_planner': '$planner'}" \
+                > "$OUT/validate.$model.$name.log" 2>&1
+        done
     done
 done
 
