@@ -1,9 +1,9 @@
 """Every rank must train on the same batch plan: fairseq gives rank ``r`` batch ``i * world_size
 + r`` of the plan's sequence, so ranks on different plans train some clusters twice and skip
 others, silently.  The built-in planners agree by construction (the retrieval planner gathers
-every rank's shards in shard order; the random one is seeded), but a user-dir's planner with an unseeded random
-choice would not: at every re-index the ranks compare their plans' fingerprints, and a mismatch
-stops training on every rank.
+every rank's shards in shard order; the random one is seeded), but a user-dir's planner with an
+unseeded random choice would not: at every re-index the ranks compare their plans'
+fingerprints, and a mismatch stops training on every rank.
 """
 
 import logging

@@ -3,8 +3,8 @@
 The documents are batched by tokens, longest first (an out-of-memory shows on the first batch,
 not after an hour), from the documents asked for alone: the retrieval planner forms each
 shard's batches within the shard (:mod:`.shard_encoding`), so a document's g is computed in the
-same batch, with the same padding, whatever the number of ranks.  The encoder runs in eval mode (no dropout: the
-index must not depend on a dropout mask) without gradients, in half precision
+same batch, with the same padding, whatever the number of ranks.  The encoder runs in eval mode
+(no dropout: the index must not depend on a dropout mask) without gradients, in half precision
 (:func:`_half_precision`); its train mode is restored afterwards.
 """
 
