@@ -51,6 +51,8 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=4096, help="cluster budget")
     parser.add_argument("--encode-max-tokens", type=int, default=16384, help="tokens per encoding batch")
     parser.add_argument("--threads", type=int, default=0, help="torch and faiss threads (0: their default)")
+    parser.add_argument("--bf16", action="store_true", help="a bf16 model (as fairseq-train --bf16 has): "
+                        "g encodes in bf16, the search stays fp32")
     args = parser.parse_args()
     if args.size is not None:
         print(json.dumps(benchmark(args)), flush=True)
@@ -75,7 +77,7 @@ def benchmark(args) -> dict:
         ])
         task.load_dataset("train")
         dataset = task.datasets["train"]
-        encoder = model.encoder
+        encoder = model.bfloat16().encoder if args.bf16 else model.encoder
         bare_forward_seconds(encoder, dataset, args.encode_max_tokens, slice(None, None, 10))  # warm-up
         # the bare forward runs half before and half after the re-index, so that a change in the
         # machine's load during the run biases neither side of the ratio
@@ -91,6 +93,7 @@ def benchmark(args) -> dict:
         "documents": args.size,
         "corpus": corpus,
         "arch": args.arch,
+        "precision": "bf16" if args.bf16 else "fp32",
         "shards": int(len(np.unique(dataset.metadata["shard"]))),
         "languages": int(len(np.unique(dataset.metadata["lang"]))),
         "mean_doc_tokens": round(float(dataset.doc_sizes.mean()), 1),

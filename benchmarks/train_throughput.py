@@ -32,6 +32,7 @@ prints one JSON line with median step times, target tokens/s and their ratios.
 
 import argparse
 import copy
+import functools
 import json
 import statistics
 import time
@@ -44,7 +45,7 @@ from fairseq.optim.fp16_optimizer import FP16Optimizer
 
 from fairseq_marge.build import build_from_args
 from fairseq_marge.data.random_planner import random_plan
-from gemm_peak import peak_flops
+from gemm_peak import cpu_name, peak_flops
 from math_path import use_math_path
 
 # fairseq `transformer` flags matching each marge architecture (same dims, layer count, norms)
@@ -59,6 +60,7 @@ TRANSFORMER_FLAGS = {
     "--encoder-attention-heads 12 --decoder-embed-dim 768 --decoder-ffn-embed-dim 3072 "
     "--decoder-layers 16 --decoder-attention-heads 12",
 }
+MATRIX_PRODUCTS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_mkldnn_matmul"}
 COMMON = ("--share-all-embeddings --encoder-normalize-before --decoder-normalize-before "
           "--encoder-learned-pos --decoder-learned-pos --layernorm-embedding --activation-fn gelu "
           "--dropout 0.1 --max-source-positions 520 --max-target-positions 520")
@@ -92,12 +94,45 @@ def timed_update(optimizer, compute_loss):
 
 def train_step(model, optimizer, batch, pad):
     def token_nll():
-        logits, _ = model(**batch["net_input"])
-        return torch.nn.functional.cross_entropy(
-            logits.view(-1, logits.size(-1)), batch["target"].view(-1), ignore_index=pad
+        # log-softmax through the model, as the criteria do: fairseq computes it in fp32 whatever
+        # the logits' dtype (in bf16 on a CPU it is also several times slower)
+        lprobs = model.get_normalized_probs(model(**batch["net_input"]), log_probs=True)
+        return torch.nn.functional.nll_loss(
+            lprobs.view(-1, lprobs.size(-1)), batch["target"].view(-1), ignore_index=pad
         )
 
     return timed_update(optimizer, token_nll)
+
+
+def model_updates(models, optimizers, marge_batch, dictionary):
+    """{model name: a function that trains it one step on this cluster and returns the seconds}."""
+    pad = dictionary.pad()
+    batches = {"marge": marge_batch, "marge_math_path": marge_batch,
+               "transformer": autoencoder_batch(marge_batch, dictionary)}
+    updates = {name: functools.partial(train_step, models[name].train(), optimizers[name], batches[name], pad)
+               for name in models if name in batches}
+    if "marge_pytorch" in models:
+        model = models["marge_pytorch"].train()
+        batch = marge_pytorch_batch(marge_batch, pad, models["marge"].encoder.embed_tokens.embedding_dim)
+        updates["marge_pytorch"] = functools.partial(timed_update, optimizers["marge_pytorch"], lambda: model(**batch))
+    return updates
+
+
+def time_shares(update) -> dict:
+    """Shares of one update's CPU time in matrix products, attention kernels and everything else
+    (torch.profiler's self time per operator): what bf16's faster products can speed up."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        update()
+    seconds = {"matrix_products": 0.0, "attention": 0.0, "other": 0.0}
+    for event in profile.key_averages():
+        if event.key in MATRIX_PRODUCTS:
+            seconds["matrix_products"] += event.self_cpu_time_total
+        elif "scaled_dot_product" in event.key or "_efficient_attention" in event.key:
+            seconds["attention"] += event.self_cpu_time_total
+        else:
+            seconds["other"] += event.self_cpu_time_total
+    total = sum(seconds.values())
+    return {part: round(value / total, 3) for part, value in seconds.items()}
 
 
 def transformer_like(args, task):
@@ -175,6 +210,8 @@ def main():
                         "of before the folded bias (math SDPA kernel)")
     parser.add_argument("--bf16", action="store_true", help="train in bf16 as fairseq-train --bf16 does")
     parser.add_argument("--mfu", action="store_true", help="also measure the GEMM peak: model FLOP utilisation")
+    parser.add_argument("--breakdown", action="store_true", help="also profile one more step of each model: "
+                        "shares of its time in matrix products, attention and the rest")
     args = parser.parse_args()
     if args.bf16 and args.marge_pytorch:
         parser.error("--marge-pytorch trains in fp32 only")
@@ -198,22 +235,12 @@ def main():
     if args.marge_pytorch:
         models["marge_pytorch"] = marge_pytorch_like(marge_cfg.model, len(task.dictionary), pad)
     optimizers = {name: build_optimizer(marge_cfg, m, args.bf16) for name, m in models.items()}
-    dim = marge.encoder.embed_tokens.embedding_dim
     times = {name: [] for name in models}
     tokens = []
     for i, cluster in enumerate(clusters):
         marge_batch = dataset.cluster_batch(cluster.evidence, cluster.evidence)
-        pair_batch = autoencoder_batch(marge_batch, task.dictionary)
-        step = {
-            "marge": train_step(marge.train(), optimizers["marge"], marge_batch, pad),
-            "transformer": train_step(transformer.train(), optimizers["transformer"], pair_batch, pad),
-        }
-        if args.math_path:
-            step["marge_math_path"] = train_step(
-                models["marge_math_path"].train(), optimizers["marge_math_path"], marge_batch, pad)
-        if args.marge_pytorch:
-            model, batch = models["marge_pytorch"].train(), marge_pytorch_batch(marge_batch, pad, dim)
-            step["marge_pytorch"] = timed_update(optimizers["marge_pytorch"], lambda: model(**batch))
+        updates = model_updates(models, optimizers, marge_batch, task.dictionary)
+        step = {name: update() for name, update in updates.items()}
         if i >= args.warmup:
             for name, seconds in step.items():
                 times[name].append(seconds)
@@ -244,6 +271,10 @@ def main():
             flops = 6 * matmul_params(models[name]) * tok_per_s[name]
             result[f"{name}_gflops"] = round(flops / 1e9, 1)
             result[f"{name}_mfu"] = round(flops / peak, 3)
+    if args.breakdown:
+        for name, update in model_updates(models, optimizers, marge_batch, task.dictionary).items():
+            result[f"{name}_time_shares"] = time_shares(update)
+    result["cpu"] = cpu_name()
     result["threads"] = torch.get_num_threads()
     print(json.dumps(result))
 

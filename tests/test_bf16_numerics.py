@@ -113,3 +113,24 @@ def test_relevance_gradient_survives(dtype):
     got = bias_gradient(module, query, memory, bias.float())
     want = bias_gradient(module64, query.double(), memory.double(), bias)
     assert relative_error(got, want) < 0.02
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_the_layers_gelu_gives_fairseqs_numbers_without_its_casts(dtype, tiny_data_dir):
+    """Every MARGE layer's gelu is torch's, which rounds once from fp32 as fairseq's cast-to-fp32
+    gelu does: the same outputs and gradients bit for bit, over the range activations take."""
+    from fairseq.modules.gelu import gelu as fairseq_gelu
+
+    from conftest import build_task_and_model
+
+    _, model, _ = build_task_and_model(tiny_data_dir)
+    layers = [*model.encoder.layers, *model.decoder.layers]
+    x = torch.linspace(-12, 12, 200_001, dtype=torch.float64).to(dtype).unique().requires_grad_()
+    upstream = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    want = fairseq_gelu(x)
+    (want_grad,) = torch.autograd.grad(want, x, upstream)
+    for layer in layers:
+        got = layer.activation_fn(x)
+        (got_grad,) = torch.autograd.grad(got, x, upstream)
+        assert torch.equal(got, want) and torch.equal(got_grad, want_grad)
+        assert layer.activation_fn is not fairseq_gelu

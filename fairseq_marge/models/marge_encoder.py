@@ -28,6 +28,7 @@ from fairseq.modules.transformer_layer import TransformerEncoderLayerBase
 from fairseq.modules.fairseq_dropout import FairseqDropout
 from torch import Tensor, nn
 
+from ..modules.activation import get_activation_fn
 from ..modules.relevance_scorer import RelevanceScorer
 
 
@@ -54,6 +55,8 @@ class MargeEncoder(FairseqEncoder):
         self.layers = nn.ModuleList(
             [TransformerEncoderLayerBase(layer_cfg) for _ in range(cfg.encoder_layers)]
         )
+        for layer in self.layers:  # fairseq's layer, without its gelu's fp32 round trip
+            layer.activation_fn = get_activation_fn(cfg.activation_fn)
         self.layer_norm = LayerNorm(embed_dim) if cfg.encoder_normalize_before else None
         self.relevance = RelevanceScorer(cfg.beta_init, detach=getattr(cfg, "detach_relevance", False))
 

@@ -9,11 +9,11 @@ layer; the self-attention and FFN are fairseq's own building blocks.
 
 from typing import Dict, Optional
 
-from fairseq import utils
 from fairseq.modules import LayerNorm, MultiheadAttention
 from fairseq.modules.fairseq_dropout import FairseqDropout
 from torch import Tensor, nn
 
+from .activation import get_activation_fn
 from .multi_document_attention import MultiDocumentAttention
 
 
@@ -25,7 +25,7 @@ class MargeDecoderLayer(nn.Module):
         self.activation_dropout_module = FairseqDropout(
             cfg.activation_dropout, module_name=self.__class__.__name__
         )
-        self.activation_fn = utils.get_activation_fn(cfg.activation_fn)
+        self.activation_fn = get_activation_fn(cfg.activation_fn)
         self.self_attn = MultiheadAttention(
             embed_dim,
             cfg.decoder_attention_heads,
