@@ -36,7 +36,8 @@ def generate_in_process(data_dir, checkpoint, *args):
     (["--source-lang", "en", "--target-lang", "fr", "--gen-subset", "test"], "no test.en-fr pair in"),
     (["--source-lang", "de", "--target-lang", "en", "--gen-subset", "test"], "no test.de-en pair in"),
     (["--source-lang", "xx", "--target-lang", "de", "--gen-subset", "test"], "no test.xx-de pair in"),
-], ids=["monolingual-split", "pair-not-binarized", "reversed-pair", "unknown-source"])
+    (["--source-lang", "en", "--target-lang", "de", "--gen-subset", "train"], "no train.en-de pair in"),
+], ids=["monolingual-split", "pair-not-binarized", "reversed-pair", "unknown-source", "training-split"])
 def test_missing_pair_lists_the_pairs_there_are(tiny_data_dir, checkpoint, args, message):
     with pytest.raises(FileNotFoundError) as error:
         generate_in_process(tiny_data_dir, checkpoint, *args)

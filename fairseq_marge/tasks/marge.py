@@ -139,6 +139,7 @@ class MargeTaskConfig(FairseqDataclass):
     max_tokens: Optional[int] = II("dataset.max_tokens")
     update_freq: List[int] = II("optimization.update_freq")
     train_subset: str = II("dataset.train_subset")
+    gen_subset: str = II("dataset.gen_subset")
     seed: int = II("common.seed")
     save_dir: str = II("checkpoint.save_dir")
 
@@ -185,9 +186,11 @@ class MargeTask(FairseqTask):
         if self.cfg.source_lang and self.cfg.target_lang:
             pair = f"{split}.{self.cfg.source_lang}-{self.cfg.target_lang}"
             has_pair = os.path.exists(os.path.join(data_dir, f"{pair}.{self.cfg.source_lang}.idx"))
-            # only the training split falls back to documents: another one would "translate"
-            # each document into itself (data/language_pairs.py lists the pairs there are)
-            if has_pair or split != self.cfg.train_subset:
+            # only the training split falls back to documents (a generation task loading the
+            # documents it retrieves from): another split, or the one fairseq-generate reads
+            # (--gen-subset train included), would "translate" each document into itself
+            # (data/language_pairs.py lists the pairs there are)
+            if has_pair or split != self.cfg.train_subset or split == self.cfg.gen_subset:
                 self.datasets[split] = self._load_pair_dataset(data_dir, split)
                 return
         self.datasets[split] = MargeDocumentDataset.load(
