@@ -31,6 +31,7 @@ from ..data.random_planner import random_plan, with_random_evidence
 from ..data.truncated_documents import truncate_sample
 from ..retrieval import lexical_planner  # noqa: F401  (registers "lexical")
 from ..retrieval.retrieval_planner import RetrievalPlanner
+from ..inference.blank_inputs import BlankInputCounter, InputsWithoutBlanks
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
@@ -157,6 +158,7 @@ class MargeTask(FairseqTask):
         self._planners = {}  # name -> planner, built on first use
         self.model = None  # set by build_model: re-indexing encodes with the model in training
         self._retrieval_models = {}  # --retrieve-from: model -> its retrieval-augmented wrapper
+        self.blank_inputs = BlankInputCounter()
 
     @classmethod
     def setup_task(cls, cfg: MargeTaskConfig, **kwargs):
@@ -217,8 +219,10 @@ class MargeTask(FairseqTask):
         """``src_tokens`` are documents ending in EOS; the encoder expects a leading BOS."""
         bos = self.dictionary.bos()
         src_tokens = [torch.cat([torch.tensor([bos]), t]) for t in src_tokens]
-        return LanguagePairDataset(
-            src_tokens, [len(t) for t in src_tokens], self.dictionary, constraints=constraints,
+        sizes = [len(t) for t in src_tokens]
+        self.blank_inputs.count(sizes)  # fairseq-interactive's blank lines: left out, counted
+        return InputsWithoutBlanks(
+            src_tokens, sizes, self.dictionary, constraints=constraints,
             left_pad_source=False,  # g reads position 0: the BOS
         )
 
