@@ -35,7 +35,7 @@ from ..inference.blank_inputs import BlankInputCounter, InputsWithoutBlanks
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
-from ..models.checkpoint_compatibility import require_marge_model
+from ..models.checkpoint_compatibility import check_dictionary_digest, require_marge_model
 from .length_schedule import LengthSchedule
 from .option_checks import check_options, check_options_against_data
 from .planner_schedule import PlannerSchedule
@@ -181,6 +181,7 @@ class MargeTask(FairseqTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         self.model = require_marge_model(super().build_model(cfg, from_checkpoint))
+        check_dictionary_digest(cfg, self.dictionary, from_checkpoint)
         return self.model
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
