@@ -1,6 +1,8 @@
 """Misuse, the hub and retrieval evaluation: empty or over-long text is an error naming the
 problem (not a confident answer about nothing), a checkpoint the data directory cannot run (not
-MARGE, another dictionary of another or the same size, a file cut short) says so in one line, and a dev set with an empty or malformed line stops at its file:line."""
+MARGE, another dictionary of another or the same size, a file cut short) says so in one line,
+and a dev set with an empty or malformed line stops at its file:line (one too small to mine, at
+its file)."""
 
 import json
 import shutil
@@ -125,12 +127,17 @@ def test_dev_set_errors_name_file_and_line(tmp_path, sent_lines, doc_records, re
         reader(dev_dir(tmp_path, sent_lines, doc_records), "de")
 
 
-def test_retrieval_eval_stops_at_the_bad_line(data, tmp_path):
-    dev = dev_dir(tmp_path, ["f\tOpen the menu.\tÖffnen Sie das Menü.\n", "f\tOpen it.\t\n"])
+@pytest.mark.parametrize("sent_lines, message", [
+    (["f\tOpen the menu.\tÖffnen Sie das Menü.\n", "f\tOpen it.\t\n"], "en-de.sent.tsv:2: empty de text"),
+    (["f\tOpen the menu.\tÖffnen Sie das Menü.\n"] * 3,
+     "en-de.sent.tsv: 3 paragraph pair(s); BUCC mining needs at least 4 (a sample half to tune its threshold and a test half)"),
+], ids=["bad-line", "too-few-pairs"])
+def test_retrieval_eval_stops_at_the_bad_line(data, tmp_path, sent_lines, message):
+    dev = dev_dir(tmp_path, sent_lines)
     before = digests(data)
     proc = subprocess.run(
         [sys.executable, "examples/retrieval_eval/evaluate.py", "--path", data / "model.pt", "--data", data,
          "--dev", dev, "--langs", "de", "--cpu"],
         cwd=REPO, env=fairseq_env(), capture_output=True, text=True)
-    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].endswith("en-de.sent.tsv:2: empty de text")
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].endswith(message), proc.stderr[-500:]
     assert proc.stdout == "" and digests(data) == before
