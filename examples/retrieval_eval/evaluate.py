@@ -84,9 +84,10 @@ def evaluate_layers(hub, args, layers):
                 continue
             en, xx = reader(args.dev, lang, args.limit)
             if kind == "sent" and len(en) < MIN_MINING_PAIRS:  # else an empty half fails deep in mining
-                raise DevSetError(
-                    f"{args.dev}/en-{lang}.sent.tsv: {len(en)} paragraph pair(s){' under --limit' if args.limit else ''}; "
-                    f"BUCC mining needs at least {MIN_MINING_PAIRS} (a sample half to tune its threshold and a test half)")
+                limited = " under --limit" if args.limit else ""
+                raise DevSetError(f"{args.dev}/en-{lang}.sent.tsv: {len(en)} paragraph pair(s){limited}; "
+                                  f"BUCC mining needs at least {MIN_MINING_PAIRS} (a sample half to tune its "
+                                  "threshold and a test half)")
             sizes[pair][kind] = len(en)
             en_emb, xx_emb = (embed_texts_by_layer(hub, texts, layers) for texts in (en, xx))
             for layer in layers:
