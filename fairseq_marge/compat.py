@@ -86,3 +86,11 @@ def _bf16_off_tpu(parse_args_and_arch):
 # before they call options.parse_args_and_arch, which they look up on the module at that call
 _HAS_XLA = importlib.util.find_spec("torch_xla") is not None
 fairseq_options.parse_args_and_arch = _bf16_off_tpu(fairseq_options.parse_args_and_arch)
+
+# a truncated or damaged checkpoint file: one line naming it (models/checkpoint_compatibility.py);
+# checkpoint_utils' own loader and the trainer look the function up on the module at each call
+from fairseq import checkpoint_utils  # noqa: E402
+
+from .models.checkpoint_compatibility import name_damaged_checkpoints  # noqa: E402
+
+checkpoint_utils.load_checkpoint_to_cpu = name_damaged_checkpoints(checkpoint_utils.load_checkpoint_to_cpu)

@@ -82,6 +82,15 @@ class MargeHubInterface(GeneratorHubInterface):
         f = RelevanceScorer.cosine(g([x] if isinstance(x, str) else x), g([z] if isinstance(z, str) else z))
         return f[0 if isinstance(x, str) else slice(None), 0 if isinstance(z, str) else slice(None)]
 
+    def _build_batches(self, tokens: List[Tensor], skip_invalid_size_inputs: bool):
+        """fairseq's batches of encoded inputs.  The task leaves blank inputs (EOS alone) out of
+        its batches, as fairseq-interactive's blank lines; the hub answers once per input, so a
+        blank one, given as ids rather than text (which :meth:`encode` refuses), is an error."""
+        for i, row in enumerate(tokens):
+            if row.numel() <= 1:
+                raise ValueError(f"empty input {i} (ids {row.tolist()}): there is nothing to translate, embed or score")
+        return super()._build_batches(tokens, skip_invalid_size_inputs)
+
     @torch.no_grad()
     def _map_tokens(self, tokens: List[Tensor], encode: Callable[[Tensor], Tensor]) -> Tensor:
         """Apply ``encode`` to batches of ``[BOS] text [EOS]`` rows; rows come back in input order.

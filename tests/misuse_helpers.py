@@ -1,8 +1,10 @@
 """Helpers for the misuse tests (tests/test_misuse_*.py): the task of fairseq-train arguments
-set up without training, a plain fairseq transformer checkpoint, and file digests that show a
-failed run left its inputs and outputs as they were."""
+set up without training, a plain fairseq transformer checkpoint, a data directory of another
+dictionary of the same size, a checkpoint cut in half, and file digests that show a failed run
+left its inputs and outputs as they were."""
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import torch
@@ -44,3 +46,19 @@ def digests(*paths):
     """{file: sha1} of ``paths``, a directory standing for the files in it."""
     files = [f for p in map(Path, paths) for f in (sorted(p.iterdir()) if p.is_dir() else [p])]
     return {str(f): hashlib.sha1(f.read_bytes()).hexdigest() for f in files}
+
+
+def reordered_dictionary(data_dir, path):
+    """A copy of ``data_dir`` whose dict.txt lists the same words in reverse order: a dictionary
+    of the same size that maps each id to another word."""
+    shutil.copytree(data_dir, path)
+    lines = (path / "dict.txt").read_text().splitlines()
+    (path / "dict.txt").write_text("\n".join(reversed(lines)) + "\n")
+    return path
+
+
+def truncated_copy(path, dest):
+    """The first half of the file ``path``, as a copy or save cut short leaves it."""
+    data = Path(path).read_bytes()
+    Path(dest).write_bytes(data[: len(data) // 2])
+    return dest

@@ -1,14 +1,15 @@
 """Misuse, resuming: a checkpoint saved mid-epoch keeps its batch plan only on the training data
 and plan options it was made from; with any of them changed the epoch is re-indexed, with one
 line saying what changed.  An epoch that the resumed options make shorter than the steps already
-done stops, naming the options, and leaves the checkpoint as it was."""
+done stops, naming the options, and leaves the checkpoint as it was; so does a checkpoint_last.pt
+cut short, named as such (fairseq-train falls back to no other checkpoint)."""
 
 import shutil
 
 import pytest
 
 from conftest import make_data_dir
-from misuse_helpers import digests
+from misuse_helpers import digests, truncated_copy
 from training_faults import run_training, tiny_train_args
 
 RESUMED = "resuming epoch 1 on its saved batch plan"
@@ -59,3 +60,15 @@ def test_epoch_shorter_than_the_steps_done_stops(saved_mid_epoch, tiny_data_dir,
     assert "the checkpoint is 3 steps into epoch 1, which lasts 2 steps" in last and "--reindex-interval" in last
     assert "dataloader mismatch" not in log
     assert list(digests(tmp_path / "run").values()) == [before]  # checkpoint_last.pt, and nothing else
+
+
+def test_truncated_checkpoint_last_stops_naming_the_file(saved_mid_epoch, tiny_data_dir, tmp_path):
+    save_dir = tmp_path / "run"
+    save_dir.mkdir()
+    truncated_copy(saved_mid_epoch, save_dir / "checkpoint_last.pt")
+    before = digests(save_dir)
+    returncode, losses, log = run_training(tiny_train_args(tiny_data_dir, save_dir, 4))
+    last = log.strip().splitlines()[-1]
+    assert returncode == 1 and not losses
+    assert "checkpoint_last.pt: the checkpoint file is truncated" in last and "copy it again or load another" in last
+    assert digests(save_dir) == before

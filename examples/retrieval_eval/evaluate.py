@@ -31,6 +31,10 @@ from fairseq_marge.evaluation.tatoeba import retrieval_accuracy
 from fairseq_marge.hub_interface import load_checkpoint
 
 
+# a sample half and a test half, each keeping int(2/3) of its rows per side: 2 + 2 pairs at least
+MIN_MINING_PAIRS = 4
+
+
 def mining_split(n: int, seed: int, keep: float = 2 / 3):
     """(sample, test) halves of ``n`` aligned pairs; in each half the surviving source and
     target rows (independently, a share ``keep`` of each)."""
@@ -79,6 +83,11 @@ def evaluate_layers(hub, args, layers):
             if kind not in args.levels:
                 continue
             en, xx = reader(args.dev, lang, args.limit)
+            if kind == "sent" and len(en) < MIN_MINING_PAIRS:  # else an empty half fails deep in mining
+                limited = " under --limit" if args.limit else ""
+                raise DevSetError(f"{args.dev}/en-{lang}.sent.tsv: {len(en)} paragraph pair(s){limited}; "
+                                  f"BUCC mining needs at least {MIN_MINING_PAIRS} (a sample half to tune its "
+                                  "threshold and a test half)")
             sizes[pair][kind] = len(en)
             en_emb, xx_emb = (embed_texts_by_layer(hub, texts, layers) for texts in (en, xx))
             for layer in layers:

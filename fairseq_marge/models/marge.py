@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import dataclass, field
+from typing import Optional
 
 from fairseq import utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -52,6 +53,11 @@ class MargeConfig(FairseqDataclass):
     no_scale_embedding: bool = field(default=False, metadata={"help": "do not scale embeddings by sqrt(d)"})
     max_source_positions: int = field(default=1024, metadata={"help": "max encoder input length"})
     max_target_positions: int = field(default=1024, metadata={"help": "max decoder input length"})
+    dictionary_digest: Optional[str] = field(
+        default=None,
+        metadata={"help": "set when the model is built: a digest of the dictionary it is trained on, "
+                          "saved in its checkpoints and compared with the data directory's when one loads"},
+    )
 
 
 @register_model("marge", dataclass=MargeConfig)

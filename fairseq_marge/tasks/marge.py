@@ -31,10 +31,11 @@ from ..data.random_planner import random_plan, with_random_evidence
 from ..data.truncated_documents import truncate_sample
 from ..retrieval import lexical_planner  # noqa: F401  (registers "lexical")
 from ..retrieval.retrieval_planner import RetrievalPlanner
+from ..inference.blank_inputs import BlankInputCounter, InputsWithoutBlanks
 from ..inference.evidence_index import EvidenceIndex
 from ..inference.ngram_repeat_block import NoRepeatNGramBlock
 from ..inference.retrieval_augmented import RetrievalAugmentedMarge
-from ..models.checkpoint_compatibility import require_marge_model
+from ..models.checkpoint_compatibility import check_dictionary_digest, require_marge_model
 from .length_schedule import LengthSchedule
 from .option_checks import check_options, check_options_against_data
 from .planner_schedule import PlannerSchedule
@@ -139,6 +140,7 @@ class MargeTaskConfig(FairseqDataclass):
     max_tokens: Optional[int] = II("dataset.max_tokens")
     update_freq: List[int] = II("optimization.update_freq")
     train_subset: str = II("dataset.train_subset")
+    gen_subset: str = II("dataset.gen_subset")
     seed: int = II("common.seed")
     save_dir: str = II("checkpoint.save_dir")
 
@@ -156,6 +158,7 @@ class MargeTask(FairseqTask):
         self._planners = {}  # name -> planner, built on first use
         self.model = None  # set by build_model: re-indexing encodes with the model in training
         self._retrieval_models = {}  # --retrieve-from: model -> its retrieval-augmented wrapper
+        self.blank_inputs = BlankInputCounter()
 
     @classmethod
     def setup_task(cls, cfg: MargeTaskConfig, **kwargs):
@@ -178,6 +181,7 @@ class MargeTask(FairseqTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         self.model = require_marge_model(super().build_model(cfg, from_checkpoint))
+        check_dictionary_digest(cfg, self.dictionary, from_checkpoint)
         return self.model
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
@@ -185,9 +189,11 @@ class MargeTask(FairseqTask):
         if self.cfg.source_lang and self.cfg.target_lang:
             pair = f"{split}.{self.cfg.source_lang}-{self.cfg.target_lang}"
             has_pair = os.path.exists(os.path.join(data_dir, f"{pair}.{self.cfg.source_lang}.idx"))
-            # only the training split falls back to documents: another one would "translate"
-            # each document into itself (data/language_pairs.py lists the pairs there are)
-            if has_pair or split != self.cfg.train_subset:
+            # only the training split falls back to documents (a generation task loading the
+            # documents it retrieves from): another split, or the one fairseq-generate reads
+            # (--gen-subset train included), would "translate" each document into itself
+            # (data/language_pairs.py lists the pairs there are)
+            if has_pair or split != self.cfg.train_subset or split == self.cfg.gen_subset:
                 self.datasets[split] = self._load_pair_dataset(data_dir, split)
                 return
         self.datasets[split] = MargeDocumentDataset.load(
@@ -214,8 +220,10 @@ class MargeTask(FairseqTask):
         """``src_tokens`` are documents ending in EOS; the encoder expects a leading BOS."""
         bos = self.dictionary.bos()
         src_tokens = [torch.cat([torch.tensor([bos]), t]) for t in src_tokens]
-        return LanguagePairDataset(
-            src_tokens, [len(t) for t in src_tokens], self.dictionary, constraints=constraints,
+        sizes = [len(t) for t in src_tokens]
+        self.blank_inputs.count(sizes)  # fairseq-interactive's blank lines: left out, counted
+        return InputsWithoutBlanks(
+            src_tokens, sizes, self.dictionary, constraints=constraints,
             left_pad_source=False,  # g reads position 0: the BOS
         )
 
