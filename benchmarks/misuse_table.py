@@ -73,7 +73,7 @@ def build(tree: Path, root: Path):
         run.mkdir(parents=True)
         if restore:
             shutil.copy(restore, run / "checkpoint_last.pt")
-        resuming = f" (resuming {Path(restore).name})" if restore else ""
+        resuming = " (resuming checkpoint_last.pt)" if restore else ""
         cases.append((name, ["fairseq-train", *train_args(data_dir, run, updates, *extra)],
                       [data_dir, *([run] if restore else [])], f"fairseq-train {data_dir} ...{resuming} {' '.join(extra)}"))
 

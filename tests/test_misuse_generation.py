@@ -103,7 +103,7 @@ def test_a_truncated_checkpoint_is_named(tiny_data_dir, checkpoint, tmp_path):
     path = truncated_copy(checkpoint, tmp_path / "half.pt")
     before = digests(path)
     with pytest.raises(CheckpointDamagedError, match=r"half.pt: the checkpoint file is truncated \(\d+ bytes; the end "
-                                                     r"of its zip archive is missing\), a copy or save cut short"):
+                                                     r"of its zip archive is missing\), as a copy or save cut short"):
         generate_in_process(tiny_data_dir, path, "--source-lang", "en", "--target-lang", "de", "--gen-subset", "test")
     assert digests(path) == before
 

@@ -107,7 +107,7 @@ def name_damaged_checkpoints(load_checkpoint_to_cpu):
             folder = os.path.dirname(os.path.abspath(path))
             others = sorted(f for f in os.listdir(folder) if f.endswith(".pt") and f != os.path.basename(path))
             raise CheckpointDamagedError(
-                f"{path}: the checkpoint file is {problem}, a copy or save cut short?; copy it again or "
+                f"{path}: the checkpoint file is {problem}, as a copy or save cut short leaves it; copy it again or "
                 f"load another one (in {folder}: {', '.join(others) or 'no other .pt file'})"
             ) from error
 
