@@ -53,6 +53,14 @@ def test_budget_that_fits_every_target_says_nothing(tiny_data_dir, caplog):
     assert not [r for r in caplog.records if "--max-tokens" in r.getMessage()]
 
 
+@pytest.mark.parametrize("schedule, warns", [("0-:8", False), ("0-100:8,100-:64", True)])
+def test_the_budget_counts_documents_as_the_length_schedule_cuts_them(tiny_data_dir, caplog, schedule, warns):
+    """Cut to 8 tokens every target fits in 30; a schedule that later trains them whole does not."""
+    with caplog.at_level(logging.WARNING):
+        setup_marge(tiny_data_dir, "--max-tokens", "30", "--doc-length-schedule", schedule)
+    assert any("--max-tokens 30: at least" in r.getMessage() for r in caplog.records) == warns
+
+
 def test_more_links_than_a_shard_can_give_warn_and_saturate(tiny_data_dir, tmp_path, caplog):
     """--mono-links 1e9 once asked the search for 4e9 candidates per target (a 358 GiB array)."""
     task, _, _ = build_task_and_model(tiny_data_dir, "--mono-links", "1e9", "--save-dir", tmp_path)

@@ -24,6 +24,11 @@ class LengthSchedule:
         """The longest document (tokens without EOS) at ``update``; None: documents are not cut."""
         return None if self.ranges is None else value_at(self.ranges, update)
 
+    def longest(self) -> Optional[int]:
+        """The longest any epoch cuts documents to (None: not cut): their size when the budget
+        is checked, since the epoch of that length is the one whose clusters hold the fewest."""
+        return None if self.ranges is None else max(length for _, _, length in self.ranges)
+
 
 def _length(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:

@@ -204,7 +204,7 @@ class MargeTask(FairseqTask):
             self.cfg.max_doc_tokens,
         )
         logger.info(f"{split}: {self.datasets[split].num_documents} documents")
-        check_options_against_data(self.cfg, self.datasets[split])
+        check_options_against_data(self.cfg, self.datasets[split], self.length_schedule.longest())
 
     def _load_pair_dataset(self, data_dir, split):
         src_lang, tgt_lang = self.cfg.source_lang, self.cfg.target_lang

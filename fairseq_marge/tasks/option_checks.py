@@ -8,7 +8,7 @@ its value and what is allowed.
 
 import logging
 import math
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -61,10 +61,12 @@ def check_options(cfg, langs: List[str]):
                           f"(langs.txt lists {', '.join(langs)}){hint}")
 
 
-def check_options_against_data(cfg, dataset):
+def check_options_against_data(cfg, dataset, doc_length: Optional[int] = None):
     """What the options ask of a document split: clusters that fit and, in the training split,
-    links its shards can give (more is harmless, the links saturate; the warning says so)."""
+    links its shards can give (more is harmless, the links saturate; the warning says so).
+    ``doc_length``: the longest ``--doc-length-schedule`` cuts training documents to."""
     if dataset.split == cfg.train_subset:
+        dataset = dataset.truncated(doc_length)
         shard = np.asarray(dataset.metadata["shard"])
         most = max(int(np.unique(shard, return_counts=True)[1].max(initial=0)) - 1, 0)
         for option, links in (("--mono-links", cfg.mono_links), ("--cross-links", cfg.cross_links)):
