@@ -108,6 +108,7 @@ def test_a_user_dir_planner_trains(noisy_twin_data, tmp_path):
     # belong to documents that preprocessing left without a group-mate
     assert report["planner"] == "group_oracle" and report["cross_links_in_group"] >= 0.95, report
     assert "(group_oracle planner)" in proc.stdout + proc.stderr
+    assert "links join documents with identical" not in proc.stdout + proc.stderr  # ties by design
 
 
 def test_validation_plans_come_from_the_valid_planner(noisy_twin_data):

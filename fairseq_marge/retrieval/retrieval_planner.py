@@ -98,6 +98,10 @@ class RankIndex:
 
 @register_planner("retrieval")
 class RetrievalPlanner(Planner):
+    # links between identical vectors (f = 1) are reported as duplicates in the corpus; a
+    # subclass whose vectors tie by design (group_oracle: one row per group) turns that off
+    identical_vectors_mean_duplicates = True
+
     def __init__(
         self,
         task,
@@ -226,7 +230,8 @@ class RetrievalPlanner(Planner):
             counts.update(s.counts)
         if log:
             _explain_problems(indexed, generation)
-            _explain_duplicates(indexed, generation, self.name)
+            if self.identical_vectors_mean_duplicates:
+                _explain_duplicates(indexed, generation, self.name)
         plan = BatchPlan(clusters, generation)
         if not clusters:
             if log:

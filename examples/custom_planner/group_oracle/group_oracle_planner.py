@@ -16,6 +16,8 @@ from fairseq_marge.retrieval.retrieval_planner import RetrievalPlanner, own_shar
 
 @register_planner("group_oracle")
 class GroupOraclePlanner(RetrievalPlanner):
+    identical_vectors_mean_duplicates = False  # every link inside a group has cosine 1
+
     def embed_shards(self, dataset, encoder, shards, owner):
         """One-hot group rows for each shard this rank owns (no model, no other rank needed)."""
         return {shard: group_rows(dataset, docs) for shard, docs in own_shards(shards, owner).items()}
